@@ -1,0 +1,23 @@
+# Project-wide compile flags, applied to our own targets through vgpu_options.
+add_library(vgpu_options INTERFACE)
+target_compile_options(vgpu_options INTERFACE
+  -Wall -Wextra -Wimplicit-fallthrough -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wformat=2)
+if(VGPU_WERROR)
+  target_compile_options(vgpu_options INTERFACE -Werror)
+endif()
+if(VGPU_SANITIZE)
+  target_compile_options(vgpu_options INTERFACE -fsanitize=${VGPU_SANITIZE} -fno-omit-frame-pointer)
+  target_link_options(vgpu_options INTERFACE -fsanitize=${VGPU_SANITIZE})
+endif()
+target_include_directories(vgpu_options INTERFACE ${PROJECT_SOURCE_DIR}/include)
+
+# vgpu_add_test(NAME SOURCES ... LIBS ...): one GoogleTest executable,
+# each TEST registered with CTest.
+function(vgpu_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} vgpu_options GTest::gtest GTest::gmock
+                        GTest::gtest_main Threads::Threads)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "unit;${T_LABELS}")
+endfunction()

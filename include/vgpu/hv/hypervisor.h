@@ -1,0 +1,100 @@
+// The seam between the daemon and the hypervisor.
+//
+// Everything the ioreq server needs from Xen for one guest domain, and nothing
+// more. Two implementations exist: xen::XenHypervisor (the real Xen 4.17
+// libraries, the only code that includes them) and sim::SimHypervisor (an
+// in-process hypervisor faithful to Xen's ioreq ABI, for tests and the demo).
+// Device logic never sees this interface; the ioreq transport and the device
+// host use it.
+//
+// Thread-compatibility: an implementation is used from the daemon's event
+// loop thread only, unless it says otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "vgpu/common/result.h"
+#include "vgpu/ioreq/ioreq_abi.h"
+#include "vgpu/pci/sbdf.h"
+
+namespace vgpu::hv {
+
+using ServerId = uint16_t;  // ioservid_t
+using Port = uint32_t;      // evtchn_port_t
+
+// A guest-physical range, both ends inclusive, as Xen's map_io_range takes it.
+struct MmioRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  friend bool operator==(const MmioRange&, const MmioRange&) = default;
+};
+
+// Whether the target domain can host us (spec section 5: not there or not HVM
+// is a command-line error).
+struct DomainInfo {
+  bool exists = false;
+  bool hvm = false;
+  bool dying = false;  // shutting down or being destroyed
+};
+
+// Event channels to the target domain, with xenevtchn's semantics: one
+// pollable fd covers every bound port; a port returned by pending() stays
+// masked until unmask(), so the loop is level-triggered (pitfall 6).
+class EventChannels {
+ public:
+  virtual ~EventChannels() = default;
+  // Readable while some bound port is pending.
+  virtual int fd() const = 0;
+  // Binds a local port to `remote_port` in the target domain (the vp_eport
+  // Xen wrote into a vCPU's ioreq slot).
+  virtual Result<Port> bind(Port remote_port) = 0;
+  virtual Status unbind(Port local_port) = 0;
+  // One pending local port, or nullopt on a spurious wake-up.
+  virtual Result<std::optional<Port>> pending() = 0;
+  virtual Status unmask(Port local_port) = 0;
+  virtual Status notify(Port local_port) = 0;
+};
+
+// Guest memory, for ioreqs whose data_is_ptr is set. Ranges may cross page
+// boundaries. write() marks the pages dirty for live migration.
+class GuestMemory {
+ public:
+  virtual ~GuestMemory() = default;
+  virtual Status read(uint64_t gpa, std::span<std::byte> out) = 0;
+  virtual Status write(uint64_t gpa, std::span<const std::byte> in) = 0;
+};
+
+// Device-model operations on one guest domain.
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  virtual uint16_t domid() const = 0;
+  virtual Result<DomainInfo> domain_info() = 0;
+  // Every vCPU the domain may ever run, online or not (pitfall 3).
+  virtual Result<unsigned> vcpu_count() = 0;
+
+  // Creates a secondary ioreq server with buffered ioreqs off.
+  virtual Result<ServerId> create_ioreq_server() = 0;
+  virtual Status destroy_ioreq_server(ServerId id) = 0;
+  // Maps the server's synchronous ioreq page (XENMEM_resource_ioreq_server
+  // frame 1): one ioreq_t slot per vCPU. Valid until unmap_ioreq_page().
+  virtual Result<ioreq_t*> map_ioreq_page(ServerId id) = 0;
+  virtual void unmap_ioreq_page(ioreq_t* page) = 0;
+  virtual Status set_ioreq_server_enabled(ServerId id, bool enabled) = 0;
+
+  virtual Status map_pcidev(ServerId id, pci::Sbdf sbdf) = 0;
+  virtual Status unmap_pcidev(ServerId id, pci::Sbdf sbdf) = 0;
+  virtual Status map_mmio_range(ServerId id, MmioRange range) = 0;
+  virtual Status unmap_mmio_range(ServerId id, MmioRange range) = 0;
+
+  virtual Status inject_msi(uint64_t address, uint32_t data) = 0;
+
+  virtual EventChannels& event_channels() = 0;
+  virtual GuestMemory& guest_memory() = 0;
+};
+
+}  // namespace vgpu::hv
