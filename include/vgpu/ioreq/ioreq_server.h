@@ -1,0 +1,74 @@
+// One secondary ioreq server: its slots, its event channels, its handshake.
+//
+// start() acquires in the order Xen requires (pitfall 1): create the server,
+// map its ioreq page, enable it, and only then read each slot's vp_eport and
+// bind one event channel per vCPU (pitfall 3). The destructor releases in
+// the reverse order. Claims (SBDF, MMIO) are not held here: whoever owns the
+// device claims them on id() once start() has succeeded.
+//
+// Thread-compatible: used from the event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "vgpu/common/result.h"
+#include "vgpu/common/scoped_release.h"
+#include "vgpu/hv/hypervisor.h"
+#include "vgpu/ioreq/dispatcher.h"
+
+namespace vgpu::ioreq {
+
+struct ServerStats {
+  uint64_t wakeups = 0;   // fd readable and a port was pending
+  uint64_t spurious = 0;  // woken for a slot that was not READY
+  uint64_t served = 0;    // requests answered
+};
+
+class IoreqServer {
+ public:
+  static Result<std::unique_ptr<IoreqServer>> start(hv::Hypervisor& hv, Dispatcher& dispatcher);
+  ~IoreqServer();
+  IoreqServer(const IoreqServer&) = delete;
+  IoreqServer& operator=(const IoreqServer&) = delete;
+
+  hv::ServerId id() const { return id_; }
+  unsigned vcpus() const { return vcpus_; }
+  // Poll this for readability, then call on_event().
+  int fd() const;
+
+  // One wake-up (pitfall 6): take one pending port, unmask it, then serve
+  // that vCPU's slot.
+  Status on_event();
+
+  // Serves every slot left READY, so that no vCPU stays blocked on us
+  // (teardown, pitfall 10). Returns how many were served.
+  unsigned drain();
+
+  const ServerStats& stats() const { return stats_; }
+
+ private:
+  IoreqServer(hv::Hypervisor& hv, Dispatcher& dispatcher) : hv_(hv), dispatcher_(dispatcher) {}
+  Status acquire();
+  Status bind_ports();
+  // The handshake of pitfall 4, for vCPU `vcpu`. Returns true if it answered.
+  bool serve(unsigned vcpu);
+
+  hv::Hypervisor& hv_;
+  Dispatcher& dispatcher_;
+  hv::ServerId id_ = 0;
+  unsigned vcpus_ = 0;
+  ioreq_t* page_ = nullptr;
+  std::vector<hv::Port> local_port_;       // by vCPU
+  std::vector<int32_t> vcpu_of_port_;      // by local port; -1 if not ours
+  ServerStats stats_;
+
+  // Release actions, in acquisition order; destroyed in reverse.
+  ScopedRelease server_;
+  ScopedRelease page_mapping_;
+  ScopedRelease enabled_;
+  ScopedRelease ports_;
+};
+
+}  // namespace vgpu::ioreq

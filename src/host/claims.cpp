@@ -1,0 +1,48 @@
+#include "vgpu/host/claims.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vgpu::host {
+
+Claims::~Claims() {
+  if (Status s = release_mmio(); !s) spdlog::error("{}", s.error().describe());
+  if (sbdf_claimed_) {
+    if (Status s = hv_.unmap_pcidev(server_, sbdf_); !s)
+      spdlog::error("releasing SBDF {}: {}", sbdf_.to_string(), s.error().describe());
+    sbdf_claimed_ = false;
+  }
+}
+
+Status Claims::claim_sbdf() {
+  if (sbdf_claimed_) return {};
+  if (Status s = hv_.map_pcidev(server_, sbdf_); !s) return s;
+  sbdf_claimed_ = true;
+  spdlog::info("claimed PCI device {}", sbdf_.to_string());
+  return {};
+}
+
+Status Claims::move_bar0(std::optional<pci::BarMapping> bar0) {
+  std::optional<hv::MmioRange> want;
+  if (bar0) want = hv::MmioRange{bar0->base, bar0->base + bar0->size - 1};
+  if (want == mmio_) return {};
+
+  if (Status s = release_mmio(); !s) return s;
+  if (!want) return {};
+  if (Status s = hv_.map_mmio_range(server_, *want); !s) return s;
+  mmio_ = want;
+  spdlog::info("claimed BAR0 MMIO {:#x}-{:#x}", want->first, want->last);
+  return {};
+}
+
+Status Claims::release_mmio() {
+  if (!mmio_) return {};
+  const hv::MmioRange old = *mmio_;
+  // Forget the range even if Xen refuses: retrying an unmap it refused once
+  // would fail the same way, and the server's destruction releases it anyway.
+  mmio_.reset();
+  if (Status s = hv_.unmap_mmio_range(server_, old); !s) return s;
+  spdlog::info("released BAR0 MMIO {:#x}-{:#x}", old.first, old.last);
+  return {};
+}
+
+}  // namespace vgpu::host

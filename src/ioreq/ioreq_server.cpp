@@ -1,0 +1,120 @@
+#include "vgpu/ioreq/ioreq_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vgpu::ioreq {
+
+Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
+                                                          Dispatcher& dispatcher) {
+  std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
+  if (Status s = server->acquire(); !s) return s.error();
+  return server;
+}
+
+IoreqServer::~IoreqServer() {
+  // Members release in reverse: ports, enabled, page, server. Say so, since
+  // a half-torn-down server is what an administrator debugs.
+  if (server_.armed()) spdlog::debug("releasing ioreq server {}", id_);
+}
+
+Status IoreqServer::acquire() {
+  auto vcpus = hv_.vcpu_count();
+  if (!vcpus) return vcpus.error();
+  if (*vcpus == 0 || *vcpus > kMaxVcpus)
+    return Error{EINVAL, "domain reports " + std::to_string(*vcpus) + " vCPUs; supported 1.." +
+                             std::to_string(kMaxVcpus)};
+  vcpus_ = *vcpus;
+
+  auto id = hv_.create_ioreq_server();
+  if (!id) return id.error();
+  id_ = *id;
+  server_ = ScopedRelease([this] {
+    if (Status s = hv_.destroy_ioreq_server(id_); !s)
+      spdlog::error("destroying ioreq server {}: {}", id_, s.error().describe());
+  });
+
+  auto page = hv_.map_ioreq_page(id_);
+  if (!page) return page.error();
+  page_ = *page;
+  page_mapping_ = ScopedRelease([this] { hv_.unmap_ioreq_page(std::exchange(page_, nullptr)); });
+
+  if (Status s = hv_.set_ioreq_server_enabled(id_, true); !s) return s;
+  enabled_ = ScopedRelease([this] {
+    if (Status s = hv_.set_ioreq_server_enabled(id_, false); !s)
+      spdlog::error("disabling ioreq server {}: {}", id_, s.error().describe());
+  });
+
+  if (Status s = bind_ports(); !s) return s;
+  spdlog::info("ioreq server {} enabled, {} vCPU event channel(s) bound", id_, vcpus_);
+  return {};
+}
+
+// vp_eport is only meaningful now that the server is enabled (pitfall 1).
+Status IoreqServer::bind_ports() {
+  hv::EventChannels& evtchn = hv_.event_channels();
+  ports_ = ScopedRelease([this] {
+    for (hv::Port p : local_port_) {
+      if (Status s = hv_.event_channels().unbind(p); !s)
+        spdlog::warn("unbinding event channel {}: {}", p, s.error().describe());
+    }
+    local_port_.clear();
+  });
+  for (unsigned v = 0; v < vcpus_; ++v) {
+    const hv::Port remote = page_[v].vp_eport;
+    auto local = evtchn.bind(remote);
+    if (!local) {
+      Error e = local.error();
+      e.message = "binding vCPU " + std::to_string(v) + " event channel " +
+                  std::to_string(remote) + ": " + e.message;
+      return e;
+    }
+    local_port_.push_back(*local);
+    if (*local >= vcpu_of_port_.size()) vcpu_of_port_.resize(*local + 1, -1);
+    vcpu_of_port_[*local] = static_cast<int32_t>(v);
+  }
+  return {};
+}
+
+int IoreqServer::fd() const { return hv_.event_channels().fd(); }
+
+Status IoreqServer::on_event() {
+  hv::EventChannels& evtchn = hv_.event_channels();
+  auto port = evtchn.pending();
+  if (!port) return port.error();
+  if (!*port) return {};  // woken with nothing pending
+  ++stats_.wakeups;
+  const hv::Port p = **port;
+  if (Status s = evtchn.unmask(p); !s) return s;
+  if (p >= vcpu_of_port_.size() || vcpu_of_port_[p] < 0) {
+    spdlog::warn("event on unknown local port {}", p);
+    return {};
+  }
+  if (!serve(static_cast<unsigned>(vcpu_of_port_[p]))) ++stats_.spurious;
+  return {};
+}
+
+bool IoreqServer::serve(unsigned vcpu) {
+  ioreq_t* slot = &page_[vcpu];
+  // Acquire: everything Xen wrote before publishing READY is visible below.
+  if (load_state(slot) != STATE_IOREQ_READY) return false;
+
+  ioreq_t req = *slot;  // act on a private copy only
+  store_state(slot, STATE_IOREQ_INPROCESS);
+  dispatcher_.dispatch(req);
+  if (req.dir == IOREQ_READ) slot->data = req.data;
+  // Release: the data is in the slot before Xen can see IORESP_READY.
+  store_state(slot, STATE_IORESP_READY);
+  ++stats_.served;
+
+  if (Status s = hv_.event_channels().notify(local_port_[vcpu]); !s)
+    spdlog::error("notifying vCPU {}: {}", vcpu, s.error().describe());
+  return true;
+}
+
+unsigned IoreqServer::drain() {
+  unsigned n = 0;
+  for (unsigned v = 0; v < vcpus_; ++v) n += serve(v) ? 1 : 0;
+  return n;
+}
+
+}  // namespace vgpu::ioreq

@@ -1,0 +1,182 @@
+#include "vgpu/pci/config_space.h"
+
+#include <bit>
+#include <cstdio>
+#include <string>
+
+namespace vgpu::pci {
+
+namespace {
+
+constexpr unsigned kMaxAccessSize = 4;
+constexpr uint32_t kFirstCapabilityOffset = kHeaderEnd;
+constexpr uint64_t kMinMemoryBarSize = 16;  // the four flag bits are below the address
+constexpr uint64_t kMaxBar32Size = uint64_t{1} << 31;
+constexpr uint32_t kBar32FlagsAllowed = kBarPrefetchable;
+constexpr unsigned kCapNextByte = 1;
+constexpr uint8_t kCapChainEnd = 0;
+// A malformed chain could loop; a legal one has at most this many entries.
+constexpr unsigned kMaxCapabilityWalk = (kLegacyConfigSize - kHeaderEnd) / 4;
+
+bool valid_access_size(unsigned size) {
+  return size >= 1 && size <= kMaxAccessSize;
+}
+
+// Half-open ranges in 64 bits, so offset + size cannot wrap.
+bool overlaps(uint32_t offset, unsigned size, uint32_t start, uint32_t length) {
+  const uint64_t end = uint64_t{offset} + size;
+  return offset < uint64_t{start} + length && start < end;
+}
+
+// Applies `fn(byte_index, shifted_value_byte)` to the in-range bytes of an
+// access; bytes at or past 0x1000 do not exist and are skipped.
+template <typename Fn>
+void for_each_byte(uint32_t offset, unsigned size, uint32_t value, Fn fn) {
+  for (unsigned i = 0; i < size; ++i) {
+    const uint64_t at = uint64_t{offset} + i;
+    if (at >= kConfigSpaceSize) return;
+    fn(static_cast<size_t>(at), static_cast<uint8_t>(value >> (8 * i)));
+  }
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+uint32_t ConfigSpace::read(uint32_t offset, unsigned size) const {
+  if (!valid_access_size(size)) return ~uint32_t{0};
+  uint32_t v = 0;
+  for (unsigned i = 0; i < size; ++i) {
+    const uint64_t at = uint64_t{offset} + i;
+    // Past the end of config space reads like an absent register.
+    const uint8_t byte = at < kConfigSpaceSize ? bytes_[at] : 0xFF;
+    v |= uint32_t{byte} << (8 * i);
+  }
+  return v;
+}
+
+ConfigWriteEffects ConfigSpace::write(uint32_t offset, unsigned size, uint32_t value) {
+  ConfigWriteEffects fx;
+  if (!valid_access_size(size)) return fx;
+  // Derived BAR state depends only on Command and the BARs: recompute it only
+  // when the write touches one of them.
+  const bool may_move_bars =
+      overlaps(offset, size, kCommand, 2) || overlaps(offset, size, kBar0, 4 * kBarCount);
+  std::array<std::optional<BarMapping>, kBarCount> before{};
+  if (may_move_bars) before = live_bars();
+
+  for_each_byte(offset, size, value, [this](size_t at, uint8_t v) {
+    bytes_[at] = static_cast<uint8_t>((bytes_[at] & ~wmask_[at]) | (v & wmask_[at]));
+    bytes_[at] = static_cast<uint8_t>(bytes_[at] & ~(v & w1cmask_[at]));
+  });
+
+  if (may_move_bars) {
+    const auto after = live_bars();
+    for (unsigned i = 0; i < kBarCount; ++i) {
+      if (before[i] != after[i]) fx.bars_changed |= static_cast<uint8_t>(1u << i);
+    }
+  }
+  fx.msi_changed = touches_capability(offset, size, kCapIdMsi);
+  return fx;
+}
+
+std::optional<BarMapping> ConfigSpace::bar_mapping(unsigned index) const {
+  if (index >= kBarCount || bar_sizes_[index] == 0) return std::nullopt;
+  if ((command() & kCommandMemorySpace) == 0) return std::nullopt;
+  const uint64_t size = bar_sizes_[index];
+  const uint32_t address_mask = static_cast<uint32_t>(~(size - 1));
+  const uint32_t address = read(bar_offset(index), 4) & address_mask;
+  // 0 is "not assigned"; the mask itself is what the sizing probe leaves
+  // behind. Claiming either would steal a bogus range (xen-notes pitfall 8).
+  if (address == 0 || address == address_mask) return std::nullopt;
+  return BarMapping{address, size};
+}
+
+void ConfigSpace::store(uint32_t offset, unsigned size, uint32_t value) {
+  for_each_byte(offset, size, value, [this](size_t at, uint8_t v) { bytes_[at] = v; });
+}
+
+void ConfigSpace::set_writable(uint32_t offset, unsigned size, uint32_t mask) {
+  for_each_byte(offset, size, mask, [this](size_t at, uint8_t m) { wmask_[at] = m; });
+}
+
+void ConfigSpace::set_write_one_to_clear(uint32_t offset, unsigned size, uint32_t mask) {
+  for_each_byte(offset, size, mask, [this](size_t at, uint8_t m) { w1cmask_[at] = m; });
+}
+
+Status ConfigSpace::register_bar(unsigned index, uint64_t size, uint32_t flags) {
+  if (index >= kBarCount) return Error{0, "BAR " + std::to_string(index) + " does not exist"};
+  if (!std::has_single_bit(size)) {
+    return Error{0, "BAR size " + std::to_string(size) + " is not a power of two"};
+  }
+  if (size < kMinMemoryBarSize || size > kMaxBar32Size) {
+    return Error{0, "BAR size " + std::to_string(size) + " is outside 16 B .. 2 GiB"};
+  }
+  if ((flags & ~kBar32FlagsAllowed) != 0) {
+    return Error{0, "BAR flags " + hex(flags) + ": only 32-bit memory BARs are supported"};
+  }
+  const uint32_t reg = bar_offset(index);
+  store(reg, 4, flags);
+  set_writable(reg, 4, static_cast<uint32_t>(~(size - 1)));
+  set_write_one_to_clear(reg, 4, 0);
+  bar_sizes_[index] = size;
+  return ok_status();
+}
+
+Result<uint8_t> ConfigSpace::append_capability(const uint8_t* initial, const uint8_t* writable,
+                                               size_t size) {
+  uint32_t at = kFirstCapabilityOffset;
+  if (!capabilities_.empty()) {
+    const CapabilityInfo& last = capabilities_.back();
+    at = (uint32_t{last.offset} + last.size + 3) & ~uint32_t{3};
+  }
+  if (at + size > kLegacyConfigSize) {
+    return Error{0, "capability " + hex(initial[0]) + " of " + std::to_string(size) +
+                        " bytes does not fit below " + hex(kLegacyConfigSize)};
+  }
+  for (size_t i = 0; i < size; ++i) {
+    bytes_[at + i] = initial[i];
+    wmask_[at + i] = writable[i];
+    w1cmask_[at + i] = 0;
+  }
+  // The chain owns the links: id and next are never guest-writable.
+  wmask_[at] = 0;
+  wmask_[at + kCapNextByte] = 0;
+  bytes_[at + kCapNextByte] = kCapChainEnd;
+  const uint32_t link =
+      capabilities_.empty() ? kCapabilitiesPointer : capabilities_.back().offset + kCapNextByte;
+  bytes_[link] = static_cast<uint8_t>(at);
+  store(kStatus, 2, status() | kStatusCapabilitiesList);
+  const auto offset = static_cast<uint8_t>(at);
+  capabilities_.push_back({initial[0], offset, static_cast<uint8_t>(size)});
+  return offset;
+}
+
+std::optional<uint8_t> ConfigSpace::find_capability(uint8_t id) const {
+  if ((status() & kStatusCapabilitiesList) == 0) return std::nullopt;
+  uint8_t at = bytes_[kCapabilitiesPointer];
+  for (unsigned hops = 0; at != kCapChainEnd && hops < kMaxCapabilityWalk; ++hops) {
+    if (bytes_[at] == id) return at;
+    at = bytes_[at + kCapNextByte];
+  }
+  return std::nullopt;
+}
+
+std::array<std::optional<BarMapping>, kBarCount> ConfigSpace::live_bars() const {
+  std::array<std::optional<BarMapping>, kBarCount> bars{};
+  for (unsigned i = 0; i < kBarCount; ++i) bars[i] = bar_mapping(i);
+  return bars;
+}
+
+bool ConfigSpace::touches_capability(uint32_t offset, unsigned size, uint8_t id) const {
+  for (const CapabilityInfo& cap : capabilities_) {
+    if (cap.id == id && overlaps(offset, size, cap.offset, cap.size)) return true;
+  }
+  return false;
+}
+
+}  // namespace vgpu::pci
