@@ -30,7 +30,7 @@ Status Claims::move_bar0(std::optional<pci::BarMapping> bar0) {
   if (!want) return {};
   if (Status s = hv_.map_mmio_range(server_, *want); !s) return s;
   mmio_ = want;
-  spdlog::info("claimed BAR0 MMIO {:#x}-{:#x}", want->first, want->last);
+  spdlog::debug("claimed BAR0 MMIO {:#x}-{:#x}", want->first, want->last);
   return {};
 }
 
@@ -41,7 +41,7 @@ Status Claims::release_mmio() {
   // would fail the same way, and the server's destruction releases it anyway.
   mmio_.reset();
   if (Status s = hv_.unmap_mmio_range(server_, old); !s) return s;
-  spdlog::info("released BAR0 MMIO {:#x}-{:#x}", old.first, old.last);
+  spdlog::debug("released BAR0 MMIO {:#x}-{:#x}", old.first, old.last);
   return {};
 }
 

@@ -1,0 +1,75 @@
+// The running device model: one ioreq server serving one vGPU stub.
+//
+// start() brings it to the point where the guest may be unpaused: server
+// created, page mapped, enabled, every vCPU's event channel bound, SBDF
+// claimed (spec section 4: "Connected"). run() then serves requests until
+// asked to stop. The destructor tears down in the order of pitfall 10:
+// release the claims (so nothing new is routed to us), finish requests in
+// flight, then unbind, disable, unmap and destroy the server.
+//
+// Thread-compatible, except request_stop(), which any thread may call.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "vgpu/common/result.h"
+#include "vgpu/device/vgpu_stub.h"
+#include "vgpu/host/claims.h"
+#include "vgpu/host/device_host.h"
+#include "vgpu/hv/hypervisor.h"
+#include "vgpu/ioreq/dispatcher.h"
+#include "vgpu/ioreq/event_loop.h"
+#include "vgpu/ioreq/ioreq_server.h"
+
+namespace vgpu::app {
+
+struct DaemonConfig {
+  pci::Sbdf sbdf;
+  device::StubConfig device;
+};
+
+// Told of the daemon's externally visible state (XenStore publishes it).
+class DaemonObserver {
+ public:
+  virtual ~DaemonObserver() = default;
+  virtual void bar0_changed(std::optional<pci::BarMapping> now) = 0;
+};
+
+class Daemon final : private host::Bar0Listener {
+ public:
+  static Result<std::unique_ptr<Daemon>> start(hv::Hypervisor& hv, const DaemonConfig& config);
+  ~Daemon() override;
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Other fds to watch (signalfd, XenStore watch) go on this loop.
+  ioreq::EventLoop& loop() { return loop_; }
+  Status run() { return loop_.run(); }
+  void request_stop() { loop_.request_stop(); }
+
+  void set_observer(DaemonObserver* observer) { observer_ = observer; }
+
+  hv::ServerId server_id() const { return server_->id(); }
+  const ioreq::IoreqServer& server() const { return *server_; }
+  const ioreq::Dispatcher& dispatcher() const { return dispatcher_; }
+  const host::DeviceHost& host() const { return host_; }
+  const host::Claims& claims() const { return *claims_; }
+
+ private:
+  Daemon(hv::Hypervisor& hv, const DaemonConfig& config);
+  Status bring_up();
+  void bar0_changed(std::optional<pci::BarMapping> now) override;
+
+  // Declaration order is acquisition order; see the destructor for teardown.
+  hv::Hypervisor& hv_;
+  host::DeviceHost host_;
+  ioreq::Dispatcher dispatcher_;
+  std::unique_ptr<ioreq::IoreqServer> server_;
+  std::unique_ptr<host::Claims> claims_;
+  ioreq::EventLoop loop_;
+  DaemonObserver* observer_ = nullptr;
+};
+
+}  // namespace vgpu::app

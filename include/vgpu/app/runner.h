@@ -1,0 +1,38 @@
+// The daemon's life from parsed options to exit code (spec section 5):
+// 2 for bad input with nothing left behind, 1 for a runtime failure, 0 after
+// an orderly teardown (SIGTERM/SIGINT, or the guest going away).
+#pragma once
+
+#include <functional>
+
+#include "vgpu/app/daemon.h"
+#include "vgpu/app/options.h"
+#include "vgpu/hv/hypervisor.h"
+
+namespace vgpu::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitUsage = 2;
+
+// Runs against the real Xen, or the simulator with --simulate.
+int run(const Options& options);
+
+// Extra steps around serving, for the simulated guest of --simulate.
+struct ServeHooks {
+  // Once the daemon is Connected, on the daemon's thread, before it starts
+  // serving; may add fds to the loop and start threads, must not block.
+  std::function<void(Daemon&)> on_ready;
+  // After teardown (the server is destroyed, so no vCPU is blocked on it).
+  std::function<void()> after_teardown;
+};
+
+// Everything after the hypervisor is open: domain checks, instance lock,
+// bring-up, pid file, serving until stopped, teardown. Logging is set up.
+int serve(hv::Hypervisor& hv, const Options& options, const ServeHooks& hooks = {});
+
+// Prints the one-line error of spec section 5 (and logs it when the log goes
+// to a file) and returns `code`.
+int fail(const Options& options, int code, const std::string& message);
+
+}  // namespace vgpu::app

@@ -1,0 +1,55 @@
+#include "vgpu/app/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vgpu::app {
+
+Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config)
+    : hv_(hv), host_(config.sbdf, config.device, hv), dispatcher_(host_, hv.guest_memory()) {}
+
+Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonConfig& config) {
+  std::unique_ptr<Daemon> d(new Daemon(hv, config));
+  if (Status s = d->bring_up(); !s) return s.error();
+  return d;
+}
+
+Status Daemon::bring_up() {
+  auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
+  if (!server) return server.error();
+  server_ = std::move(*server);
+
+  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
+  if (Status s = claims_->claim_sbdf(); !s) return s;
+  host_.set_bar0_listener(this);
+
+  loop_.add(server_->fd(), [this] { return server_->on_event(); });
+  return {};
+}
+
+Daemon::~Daemon() {
+  host_.set_bar0_listener(nullptr);
+  // 1. Nothing new reaches us once the claims are gone.
+  claims_.reset();
+  // 2. Answer whatever a vCPU already put in its slot, so none stays blocked.
+  if (server_) {
+    if (unsigned n = server_->drain()) spdlog::info("answered {} request(s) in flight", n);
+    const auto& st = server_->stats();
+    const auto& ds = dispatcher_.stats();
+    spdlog::info("served {} requests ({} malformed, {} guest-memory faults), {} spurious wake-ups",
+                 st.served, ds.malformed, ds.guest_mem_faults, st.spurious);
+  }
+  // 3. Members: server_ unbinds, disables, unmaps and destroys.
+}
+
+void Daemon::bar0_changed(std::optional<pci::BarMapping> now) {
+  if (now)
+    spdlog::info("guest placed BAR0 at {:#x} ({} bytes), decoding on", now->base, now->size);
+  else
+    spdlog::info("BAR0 not decoding");
+  if (Status s = claims_->move_bar0(now); !s)
+    spdlog::error("claiming BAR0 window: {}; BAR0 accesses will not reach us",
+                  s.error().describe());
+  if (observer_) observer_->bar0_changed(claims_->mmio() ? now : std::nullopt);
+}
+
+}  // namespace vgpu::app

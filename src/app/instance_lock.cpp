@@ -1,0 +1,125 @@
+#include "vgpu/app/instance_lock.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+namespace vgpu::app {
+
+namespace {
+
+// Another daemon may remove the file between our open and our flock; then we
+// hold a lock on an orphan and must retry on the new file. Twice suffices in
+// practice; a few more attempts cost nothing.
+constexpr int kMaxAttempts = 8;
+
+// The pid the holder wrote, or "unknown" while it has not written it yet.
+std::string holder_pid(int fd) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  unsigned long pid = 0;
+  if (n <= 0) return "unknown";
+  const auto [end, ec] = std::from_chars(buf, buf + n, pid);
+  if (ec != std::errc{} || end == buf) return "unknown";
+  return std::to_string(pid);
+}
+
+// Whether `fd` is still the file at `path` (and not one a departing holder
+// unlinked after we opened it).
+bool still_linked(int fd, const std::string& path) {
+  struct stat by_fd {};
+  struct stat by_path {};
+  if (::fstat(fd, &by_fd) < 0 || ::stat(path.c_str(), &by_path) < 0) return false;
+  return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+}
+
+Status write_pid(int fd, const std::string& path) {
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) < 0 ||
+      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    return errno_error("cannot write our pid into lock file " + path);
+  }
+  return ok_status();
+}
+
+// One attempt: the locked fd, nullopt if the file was replaced meanwhile.
+Result<std::optional<int>> try_lock(const std::string& path, uint16_t domid,
+                                    const pci::Sbdf& sbdf) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{errno, "cannot open lock file " + path};
+  if (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    const int err = errno;
+    const std::string pid = holder_pid(fd);
+    ::close(fd);
+    if (err != EWOULDBLOCK) return Error{err, "cannot lock " + path};
+    return Error{
+        EBUSY,
+        fmt::format("SBDF {} of domain {} is already claimed by another vgpu-ioreqd (pid {})",
+                    sbdf.to_string(), domid, pid)};
+  }
+  if (!still_linked(fd, path)) {
+    ::close(fd);
+    return std::optional<int>{};
+  }
+  if (auto st = write_pid(fd, path); !st) {
+    ::close(fd);
+    return st.error();
+  }
+  return std::optional<int>{fd};
+}
+
+}  // namespace
+
+std::string InstanceLock::file_name(uint16_t domid, const pci::Sbdf& sbdf) {
+  // No ':' in the name: it is awkward in shells and in systemd unit names.
+  return fmt::format("dom{}-{:04x}-{:02x}-{:02x}.{:x}.lock", domid, sbdf.segment, sbdf.bus,
+                     sbdf.device, sbdf.function);
+}
+
+Result<InstanceLock> InstanceLock::acquire(const std::string& run_dir, uint16_t domid,
+                                           const pci::Sbdf& sbdf) {
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) return Error{ec.value(), "cannot create run directory " + run_dir};
+  const std::string path = run_dir + "/" + file_name(domid, sbdf);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto fd = try_lock(path, domid, sbdf);
+    if (!fd) return fd.error();
+    if (*fd) return InstanceLock(path, **fd);
+  }
+  return Error{EAGAIN, "lock file " + path + " keeps being replaced; giving up"};
+}
+
+InstanceLock::InstanceLock(InstanceLock&& other) noexcept
+    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {}
+
+InstanceLock& InstanceLock::operator=(InstanceLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+InstanceLock::~InstanceLock() {
+  release();
+}
+
+void InstanceLock::release() noexcept {
+  if (fd_ < 0) return;
+  // Unlink while still holding the lock: a newcomer that opened the old file
+  // finds it unlinked after its flock and retries on a fresh one.
+  ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace vgpu::app

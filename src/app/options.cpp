@@ -1,0 +1,175 @@
+#include "vgpu/app/options.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <sstream>
+#include <string_view>
+
+namespace vgpu::app {
+
+namespace {
+
+// Domain ids from 0x7FF0 up are DOMID_FIRST_RESERVED and beyond (DOMID_SELF,
+// DOMID_IO, ...), never guests.
+constexpr uint64_t kFirstReservedDomid = 0x7FF0;
+constexpr uint64_t kMinBarSize = 4096;      // one page: Xen maps whole pages
+constexpr uint64_t kMaxBarSize = 1u << 30;  // a 32-bit BAR below 4 GiB
+constexpr uint64_t kMaxClassCode = 0xFFFFFF;
+constexpr unsigned kMaxSimVcpus = 128;  // one ioreq page holds 128 slots
+
+// The whole of `text` as a number: "0x" hex, else decimal. Unlike strtoull
+// (which CLI11 uses) there is no octal for a leading 0, no sign, no spaces.
+std::optional<uint64_t> parse_number(std::string_view text) {
+  int base = 10;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The validators below are CLI11 transforms: they check the text and rewrite
+// it in plain decimal (or canonical form), so that CLI11's own conversion
+// afterwards cannot read it differently. A non-empty return is the error,
+// which CLI11 prefixes with the option name.
+
+CLI::Validator domid_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto v = parse_number(text);
+        if (!v) return fmt::format("domid '{}' is not a number", text);
+        if (*v == 0) return "domid 0 is Dom0, not a guest";
+        if (*v >= kFirstReservedDomid) {
+          return fmt::format("domid {} is reserved (ids from {:#x} up are not guests)", *v,
+                             kFirstReservedDomid);
+        }
+        text = std::to_string(*v);
+        return {};
+      },
+      "1..32751", "DOMID");
+}
+
+CLI::Validator sbdf_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::string why;
+        const auto sbdf = pci::parse_sbdf(text, &why);
+        if (!sbdf) return why;
+        text = sbdf->to_string();
+        return {};
+      },
+      "[SSSS:]BB:DD.F", "SBDF");
+}
+
+// Bytes as "4096", "0x1000" or with a binary suffix ("4K", "64KiB", "1M").
+std::optional<uint64_t> parse_size(std::string text) {
+  if (auto hex_or_decimal = parse_number(text)) return hex_or_decimal;
+  try {
+    // kb_is_1000 = false: K, KB and KiB all mean 1024, as for BAR sizes.
+    CLI::AsSizeValue as_size(false);
+    if (!as_size(text).empty()) return std::nullopt;
+  } catch (const CLI::ValidationError&) {
+    return std::nullopt;
+  }
+  return parse_number(text);
+}
+
+CLI::Validator bar_size_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto v = parse_size(text);
+        if (!v) return fmt::format("BAR0 size '{}' is not a size (try 4096, 0x1000 or 4K)", text);
+        if (!std::has_single_bit(*v)) return fmt::format("BAR0 size {} is not a power of two", *v);
+        if (*v < kMinBarSize) return fmt::format("BAR0 size {} is below 4 KiB", *v);
+        if (*v > kMaxBarSize) return fmt::format("BAR0 size {} is above 1 GiB", *v);
+        text = std::to_string(*v);
+        return {};
+      },
+      "BYTES", "BAR_SIZE");
+}
+
+CLI::Validator class_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto v = parse_number(text);
+        if (!v) return fmt::format("class code '{}' is not a number", text);
+        if (*v > kMaxClassCode) {
+          return fmt::format("class code {:#x} > 0xffffff (class, subclass, prog-if)", *v);
+        }
+        text = std::to_string(*v);
+        return {};
+      },
+      "0xCCSSPP", "CLASS");
+}
+
+// CLI11 messages may span lines; ours is one line on stderr (spec section 5).
+std::string one_line(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+void add_guest_options(CLI::App& app, Options& opts, std::string& sbdf_text) {
+  app.add_option("--domid", opts.domid, "Guest domain id")
+      ->required()
+      ->transform(domid_validator());
+  app.add_option("--sbdf", sbdf_text, "PCI address the device appears at in the guest")
+      ->required()
+      ->transform(sbdf_validator());
+  app.add_option("--bar0-size", opts.bar0_size, "BAR0 size: power of two, 4K..1G")
+      ->transform(bar_size_validator())
+      ->capture_default_str();
+  app.add_option("--class", opts.class_code, "PCI class code (default Processing accelerator)")
+      ->transform(class_validator())
+      ->default_str("0x120000");
+}
+
+void add_daemon_options(CLI::App& app, Options& opts) {
+  app.add_option("--log-level", opts.log_level, "Log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--log-file", opts.log_file, "Log to this file instead of stderr");
+  app.add_option("--pid-file", opts.pid_file, "Write the daemon's pid here");
+  app.add_option("--run-dir", opts.run_dir, "Directory for the per-device lock files")
+      ->capture_default_str();
+  CLI::Option* simulate =
+      app.add_flag("--simulate", opts.simulate, "Run against the built-in simulated hypervisor");
+  app.add_option("--sim-vcpus", opts.sim_vcpus, "vCPUs of the simulated guest")
+      ->check(CLI::Range(1u, kMaxSimVcpus))
+      ->needs(simulate)
+      ->capture_default_str();
+}
+
+}  // namespace
+
+ParseOutcome parse_options(int argc, const char* const* argv) {
+  CLI::App app("Standalone Xen ioreq server emulating a vGPU stub PCI device", kProgramName);
+  app.set_version_flag("--version", std::string(kProgramName) + " " + VGPU_VERSION);
+  Options opts;
+  std::string sbdf_text;
+  add_guest_options(app, opts, sbdf_text);
+  add_daemon_options(app, opts);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = app.exit(e, out, err);
+    return {std::nullopt, code, out.str()};
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, 2, one_line(std::string(kProgramName) + ": " + e.what())};
+  }
+  // The transform already accepted and normalised the text.
+  opts.sbdf = *pci::parse_sbdf(sbdf_text);
+  return {std::move(opts), 0, {}};
+}
+
+}  // namespace vgpu::app

@@ -1,0 +1,95 @@
+#include "vgpu/app/runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "vgpu/app/instance_lock.h"
+#include "vgpu/app/logging.h"
+#include "vgpu/app/pid_file.h"
+#include "vgpu/app/signals.h"
+#include "vgpu/app/simulation.h"
+#include "vgpu/xen/xen_hypervisor.h"
+
+namespace vgpu::app {
+namespace {
+
+// Spec section 5: a domain that does not exist or is not HVM is bad input.
+Status check_domain(hv::Hypervisor& hv) {
+  auto info = hv.domain_info();
+  if (!info) return info.error();
+  const std::string dom = "domain " + std::to_string(hv.domid());
+  if (!info->exists) return Error{ESRCH, dom + " does not exist"};
+  if (!info->hvm) return Error{EINVAL, dom + " is not an HVM guest"};
+  if (info->dying) return Error{ESRCH, dom + " is shutting down"};
+  return {};
+}
+
+// A bring-up failure: a claim Xen refuses as taken is the user's input (the
+// SBDF belongs to another device model); anything else is a runtime failure.
+int bring_up_failure(const Options& o, const Error& e) {
+  if (e.code == EEXIST || e.code == EBUSY)
+    return fail(o, kExitUsage,
+                "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
+                    std::to_string(o.domid) + ": " + e.describe());
+  return fail(o, kExitRuntime, "cannot start the ioreq server: " + e.describe());
+}
+
+}  // namespace
+
+int fail(const Options& options, int code, const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", kProgramName, message.c_str());
+  if (!options.log_file.empty()) spdlog::error("{}", message);
+  return code;
+}
+
+int serve(hv::Hypervisor& hv, const Options& o, const ServeHooks& hooks) {
+  if (Status s = check_domain(hv); !s) return fail(o, kExitUsage, s.error().message);
+  auto lock = InstanceLock::acquire(o.run_dir, o.domid, o.sbdf);
+  if (!lock) return fail(o, kExitUsage, lock.error().describe());
+  auto signals = SignalFd::open_for_termination();
+  if (!signals) return fail(o, kExitRuntime, signals.error().describe());
+
+  auto daemon = Daemon::start(hv, DaemonConfig{o.sbdf, {o.bar0_size, o.class_code}});
+  if (!daemon) return bring_up_failure(o, daemon.error());
+  Daemon& d = **daemon;
+
+  std::optional<PidFile> pid_file;
+  if (!o.pid_file.empty()) {
+    auto pf = PidFile::create(o.pid_file);
+    if (!pf) return fail(o, kExitRuntime, pf.error().describe());
+    pid_file.emplace(std::move(*pf));
+  }
+
+  d.loop().add(signals->fd(), [&] {
+    if (int sig = signals->take()) {
+      spdlog::info("received signal {}, shutting down", sig);
+      d.request_stop();
+    }
+    return Status{};
+  });
+  spdlog::info("serving {} as ioreq server {} (1af4:1111, BAR0 {} bytes)", o.sbdf.to_string(),
+               d.server_id(), o.bar0_size);
+  if (hooks.on_ready) hooks.on_ready(d);
+
+  const Status result = d.run();
+  if (!result) spdlog::error("stopping: {}", result.error().describe());
+  daemon->reset();  // orderly teardown before we report the exit
+  if (hooks.after_teardown) hooks.after_teardown();
+  spdlog::info("exiting");
+  return result ? kExitOk : kExitRuntime;
+}
+
+int run(const Options& o) {
+  if (Status s = setup_logging(o.domid, o.log_level, o.log_file); !s)
+    return fail(Options{}, kExitUsage, s.error().describe());
+  if (Status s = device::validate({o.bar0_size, o.class_code}); !s)
+    return fail(o, kExitUsage, s.error().message);
+  if (o.simulate) return run_simulation(o);
+
+  auto hv = xen::XenHypervisor::open(o.domid);
+  if (!hv) return fail(o, kExitUsage, hv.error().describe());
+  return serve(**hv, o);
+}
+
+}  // namespace vgpu::app
