@@ -12,12 +12,14 @@ if(VGPU_SANITIZE)
 endif()
 target_include_directories(vgpu_options INTERFACE ${PROJECT_SOURCE_DIR}/include)
 
-# vgpu_add_test(NAME SOURCES ... LIBS ...): one GoogleTest executable,
-# each TEST registered with CTest.
+# vgpu_add_test(NAME SOURCES ... LIBS ... LABEL component): one GoogleTest
+# executable, each TEST registered with CTest under one label (select several
+# with a regex: ctest -L 'sim|integration'). One label only, because
+# gtest_discover_tests flattens a list-valued LABELS property.
 function(vgpu_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} vgpu_options GTest::gtest GTest::gmock
                         GTest::gtest_main Threads::Threads)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "unit;${T_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${T_LABEL}")
 endfunction()

@@ -1,0 +1,54 @@
+// The simulated guest's RAM, as the daemon sees it through a foreign mapping
+// (hv::GuestMemory) and as the guest's own software sees it.
+//
+// Thread-safe: the daemon thread and guest vCPU threads may use it at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "vgpu/hv/hypervisor.h"
+
+namespace vgpu::sim {
+
+class SimGuestMemory final : public hv::GuestMemory {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+
+  explicit SimGuestMemory(uint64_t bytes);
+
+  // hv::GuestMemory, for the daemon: EFAULT outside RAM, ESRCH once the
+  // domain is gone. write() records the pages it touches as dirty, as Xen's
+  // log-dirty mode would for a foreign mapping.
+  Status read(uint64_t gpa, std::span<std::byte> out) override;
+  Status write(uint64_t gpa, std::span<const std::byte> in) override;
+
+  // The guest's own loads and stores: no dirty tracking (the guest's own
+  // writes are tracked by the hardware, not by the device model).
+  Status guest_read(uint64_t gpa, std::span<std::byte> out) const;
+  Status guest_write(uint64_t gpa, std::span<const std::byte> in);
+
+  uint64_t size() const { return bytes_.size(); }
+  // How many daemon writes succeeded, and which page frames they dirtied.
+  uint64_t write_count() const;
+  std::vector<uint64_t> dirty_pfns() const;
+  void clear_dirty();
+
+  // Called when the domain is destroyed: later daemon accesses fail ESRCH.
+  void mark_domain_gone();
+
+ private:
+  Status check(uint64_t gpa, size_t len) const;
+
+  mutable std::mutex mutex_;
+  std::vector<std::byte> bytes_;
+  std::set<uint64_t> dirty_;
+  uint64_t writes_ = 0;
+  bool gone_ = false;
+};
+
+}  // namespace vgpu::sim

@@ -1,0 +1,147 @@
+#include "vgpu/sim/sim_event_channels.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "sim_internal.h"
+
+namespace vgpu::sim {
+
+namespace {
+
+Status epoll_add(int epoll_fd, int fd, hv::Port port) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: readable while the eventfd count is non-zero
+  ev.data.u32 = port;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) return errno_error("epoll_ctl(ADD)");
+  return ok_status();
+}
+
+Error unknown_port(hv::Port port) {
+  return Error{EINVAL, format("local port %u is not bound by this handle", port)};
+}
+
+}  // namespace
+
+SimEventChannels::SimEventChannels(SimHypervisor& hv) : hv_(hv) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+}
+
+SimEventChannels::~SimEventChannels() {
+  {
+    std::lock_guard lock(hv_.mutex_);
+    while (!locals_.empty()) (void)release_locked(locals_.begin()->first);
+  }
+  ::close(epoll_fd_);
+}
+
+Result<hv::Port> SimEventChannels::bind(hv::Port remote_port) {
+  std::lock_guard lock(hv_.mutex_);
+  if (Status s = hv_.check_domain_locked(); !s) return s.error();
+  auto it = hv_.remote_ports_.find(remote_port);
+  const SimHypervisor::Server* server =
+      it == hv_.remote_ports_.end() ? nullptr : hv_.server_locked(it->second.server);
+  if (server == nullptr || !server->enabled) {
+    return Error{EINVAL, format("remote port %u is not the vp_eport of an enabled ioreq server "
+                                "(pitfall 1: enable first, then read vp_eport)",
+                                remote_port)};
+  }
+  if (it->second.bound_by != nullptr) {  // Xen: the remote end is no longer ECS_UNBOUND
+    return Error{EINVAL, format("remote port %u is already bound", remote_port)};
+  }
+  const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) return errno_error("eventfd");
+  const hv::Port local = hv_.alloc_local_port_locked();
+  if (Status s = epoll_add(epoll_fd_, efd, local); !s) {
+    ::close(efd);
+    return s.error();
+  }
+  locals_[local] = Local{efd, remote_port, false};
+  hv_.local_owner_[local] = this;
+  it->second.bound_by = this;
+  it->second.local = local;
+  return local;
+}
+
+// Caller holds the hypervisor's mutex.
+Status SimEventChannels::release_locked(hv::Port local_port) {
+  auto it = locals_.find(local_port);
+  if (it == locals_.end()) return unknown_port(local_port);
+  if (!it->second.masked) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.event_fd, nullptr);
+  ::close(it->second.event_fd);
+  auto remote = hv_.remote_ports_.find(it->second.remote);
+  if (it->second.remote != 0 && remote != hv_.remote_ports_.end()) {
+    remote->second.bound_by = nullptr;  // unbound again, as in Xen
+    remote->second.local = 0;
+  }
+  hv_.local_owner_.erase(local_port);
+  locals_.erase(it);
+  return ok_status();
+}
+
+Status SimEventChannels::unbind(hv::Port local_port) {
+  std::lock_guard lock(hv_.mutex_);
+  return release_locked(local_port);
+}
+
+Result<std::optional<hv::Port>> SimEventChannels::pending() {
+  epoll_event ev{};
+  const int n = ::epoll_wait(epoll_fd_, &ev, 1, 0);
+  if (n < 0 && errno != EINTR) return errno_error("epoll_wait");
+  if (n <= 0) return std::optional<hv::Port>{};  // spurious wake-up
+  const hv::Port port = ev.data.u32;
+  std::lock_guard lock(hv_.mutex_);
+  auto it = locals_.find(port);
+  if (it == locals_.end() || it->second.masked) return std::optional<hv::Port>{};
+  uint64_t count = 0;  // notifications coalesce, as a pending bit does
+  (void)!::read(it->second.event_fd, &count, sizeof count);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.event_fd, nullptr);
+  it->second.masked = true;  // until unmask(), like the evtchn driver
+  return std::optional<hv::Port>{port};
+}
+
+Status SimEventChannels::unmask(hv::Port local_port) {
+  std::lock_guard lock(hv_.mutex_);
+  auto it = locals_.find(local_port);
+  if (it == locals_.end()) return unknown_port(local_port);
+  if (!it->second.masked) return ok_status();
+  if (Status s = epoll_add(epoll_fd_, it->second.event_fd, local_port); !s) return s;
+  it->second.masked = false;
+  return ok_status();
+}
+
+Status SimEventChannels::notify(hv::Port local_port) {
+  std::lock_guard lock(hv_.mutex_);
+  auto it = locals_.find(local_port);
+  if (it == locals_.end()) return unknown_port(local_port);
+  auto remote = hv_.remote_ports_.find(it->second.remote);
+  if (it->second.remote == 0 || remote == hv_.remote_ports_.end()) return ok_status();
+  const int vcpu_fd = hv_.vcpus_.at(remote->second.vcpu)->event_fd;
+  const uint64_t one = 1;
+  (void)!::write(vcpu_fd, &one, sizeof one);
+  return ok_status();
+}
+
+size_t SimEventChannels::bound_count() const {
+  std::lock_guard lock(hv_.mutex_);
+  return locals_.size();
+}
+
+void SimEventChannels::signal_locked(hv::Port local_port) {
+  auto it = locals_.find(local_port);
+  if (it == locals_.end()) return;
+  const uint64_t one = 1;
+  (void)!::write(it->second.event_fd, &one, sizeof one);
+}
+
+void SimEventChannels::remote_closed_locked(hv::Port local_port) {
+  auto it = locals_.find(local_port);
+  if (it != locals_.end()) it->second.remote = 0;
+}
+
+}  // namespace vgpu::sim

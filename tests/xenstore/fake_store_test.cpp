@@ -1,0 +1,167 @@
+// The fake must behave like xenstored wherever the daemon could notice.
+#include "vgpu/xenstore/fake_store.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <cerrno>
+
+namespace vgpu::xenstore {
+namespace {
+
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+std::vector<WatchEvent> drain(Store& s) {
+  std::vector<WatchEvent> out;
+  for (;;) {
+    auto e = s.read_watch();
+    EXPECT_TRUE(e.ok());
+    if (!e.ok() || !e.value()) return out;
+    out.push_back(*e.value());
+  }
+}
+
+TEST(FakeStore, WriteCreatesAncestorsThatInheritPermissions) {
+  FakeStore s;
+  ASSERT_TRUE(s.mkdir("/a"));
+  const Permissions p{7, Access::kNone, {{0, Access::kRead}}};
+  ASSERT_TRUE(s.set_permissions("/a", p));
+  ASSERT_TRUE(s.write("/a/b/c", "v"));
+  EXPECT_EQ(s.read("/a/b/c").value(), "v");
+  EXPECT_EQ(s.read("/a/b").value(), "");
+  EXPECT_EQ(s.permissions("/a/b"), p);
+  EXPECT_EQ(s.permissions("/a/b/c"), p);
+}
+
+TEST(FakeStore, MissingNodeIsEnoent) {
+  FakeStore s;
+  auto r = s.read("/nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ENOENT);
+  EXPECT_EQ(s.set_permissions("/nope", {}).error().code, ENOENT);
+}
+
+TEST(FakeStore, RejectsMalformedPaths) {
+  FakeStore s;
+  EXPECT_EQ(s.write("relative", "x").error().code, EINVAL);
+  EXPECT_EQ(s.write("/a//b", "x").error().code, EINVAL);
+  EXPECT_EQ(s.write("/a/", "x").error().code, EINVAL);
+}
+
+TEST(FakeStore, RemoveIsRecursiveAndIdempotent) {
+  FakeStore s;
+  ASSERT_TRUE(s.write("/a/b/c", "1"));
+  ASSERT_TRUE(s.write("/a/bc", "2"));
+  ASSERT_TRUE(s.remove("/a/b"));
+  EXPECT_EQ(s.paths(), (std::vector<std::string>{"/a", "/a/bc"}));
+  EXPECT_TRUE(s.remove("/a/b"));
+}
+
+TEST(FakeStore, ListsDirectChildrenOnly) {
+  FakeStore s;
+  ASSERT_TRUE(s.write("/a/x/deep", "1"));
+  ASSERT_TRUE(s.write("/a/y", "2"));
+  ASSERT_TRUE(s.write("/ab", "3"));
+  EXPECT_EQ(s.list("/a").value(), (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(FakeStore, WatchFiresOnRegistrationAndOnChangesBelow) {
+  FakeStore s;
+  EXPECT_FALSE(readable(s.watch_fd()));
+  ASSERT_TRUE(s.watch("/a", "tok"));
+  EXPECT_TRUE(readable(s.watch_fd()));
+  EXPECT_EQ(drain(s), (std::vector<WatchEvent>{{"/a", "tok"}}));
+  EXPECT_FALSE(readable(s.watch_fd()));
+
+  ASSERT_TRUE(s.write("/a/b", "1"));
+  ASSERT_TRUE(s.write("/other", "1"));
+  EXPECT_EQ(drain(s), (std::vector<WatchEvent>{{"/a/b", "tok"}}));
+}
+
+TEST(FakeStore, RemovingAnAncestorFiresWatchesBelowIt) {
+  FakeStore s;
+  ASSERT_TRUE(s.write("/a/b/c", "1"));
+  ASSERT_TRUE(s.watch("/a/b/c", "tok"));
+  drain(s);
+  ASSERT_TRUE(s.remove("/a"));
+  EXPECT_EQ(drain(s), (std::vector<WatchEvent>{{"/a/b/c", "tok"}}));
+}
+
+TEST(FakeStore, SpecialWatchFiresOnlyWhenFired) {
+  FakeStore s;
+  ASSERT_TRUE(s.watch("@releaseDomain", "rel"));
+  drain(s);
+  ASSERT_TRUE(s.write("/x", "1"));
+  EXPECT_TRUE(drain(s).empty());
+  s.fire_special("@releaseDomain");
+  EXPECT_EQ(drain(s), (std::vector<WatchEvent>{{"@releaseDomain", "rel"}}));
+}
+
+TEST(FakeStore, UnwatchStopsEventsAndUnknownWatchIsAnError) {
+  FakeStore s;
+  ASSERT_TRUE(s.watch("/a", "tok"));
+  ASSERT_TRUE(s.unwatch("/a", "tok"));
+  EXPECT_FALSE(readable(s.watch_fd()));  // the registration event went too
+  ASSERT_TRUE(s.write("/a", "1"));
+  EXPECT_TRUE(drain(s).empty());
+  EXPECT_EQ(s.unwatch("/a", "tok").error().code, ENOENT);
+}
+
+TEST(FakeStore, TransactionIsInvisibleUntilCommit) {
+  FakeStore s;
+  ASSERT_TRUE(s.transact([&](StoreOps& ops) -> Status {
+    EXPECT_TRUE(ops.write("/t/a", "1"));
+    EXPECT_FALSE(s.read("/t/a").ok());  // other connections see nothing yet
+    return ops.write("/t/b", "2");
+  }));
+  EXPECT_EQ(s.read("/t/b").value(), "2");
+  EXPECT_EQ(s.commits(), 1);
+}
+
+TEST(FakeStore, FailedBodyAbandonsTheTransaction) {
+  FakeStore s;
+  Status st = s.transact([](StoreOps& ops) -> Status {
+    EXPECT_TRUE(ops.write("/t/a", "1"));
+    return Error{EIO, "boom"};
+  });
+  EXPECT_EQ(st.error().code, EIO);
+  EXPECT_TRUE(s.paths().empty());
+}
+
+TEST(FakeStore, ConflictingCommitRetriesTheBody) {
+  FakeStore s;
+  s.fail_next_commits(2);
+  int runs = 0;
+  ASSERT_TRUE(s.transact([&](StoreOps& ops) {
+    ++runs;
+    return ops.write("/t", "x");
+  }));
+  EXPECT_EQ(runs, 3);
+  EXPECT_EQ(s.read("/t").value(), "x");
+}
+
+TEST(FakeStore, ConcurrentWriteDuringTransactionCausesRetry) {
+  FakeStore s;
+  int runs = 0;
+  ASSERT_TRUE(s.transact([&](StoreOps& ops) {
+    if (++runs == 1) {
+      EXPECT_TRUE(s.write("/racer", "1"));  // another writer
+    }
+    return ops.write("/t", "x");
+  }));
+  EXPECT_EQ(runs, 2);
+  EXPECT_TRUE(s.read("/racer").ok());
+}
+
+TEST(FakeStore, GivesUpAfterBoundedConflicts) {
+  FakeStore s;
+  s.fail_next_commits(kMaxTransactionAttempts);
+  Status st = s.transact([](StoreOps& ops) { return ops.write("/t", "x"); });
+  EXPECT_EQ(st.error().code, EAGAIN);
+}
+
+}  // namespace
+}  // namespace vgpu::xenstore

@@ -1,0 +1,87 @@
+// BackendPublisher: the daemon's XenStore presence for one guest (spec
+// section 4): publishes the backend and frontend directories, moves the
+// backend through the XenbusState sequence, keeps bar0 and ioreq-server up
+// to date, and removes everything it created at teardown.
+//
+// Thread-compatibility: used from the daemon's event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "vgpu/common/result.h"
+#include "vgpu/pci/sbdf.h"
+#include "vgpu/xenstore/paths.h"
+#include "vgpu/xenstore/store.h"
+
+namespace vgpu::xenstore {
+
+// The XenbusState values a vgpu backend passes through, in their only legal
+// order (xen/io/xenbus.h numbering; 3 Initialised belongs to frontends).
+enum class XenbusState : int {
+  kInitialising = 1,
+  kInitWait = 2,
+  kConnected = 4,
+  kClosing = 5,
+  kClosed = 6,
+};
+
+std::string_view to_string(XenbusState state);
+
+struct BackendInfo {
+  uint16_t domid = 0;
+  pci::Sbdf sbdf;
+  uint16_t vendor_id = 0x1af4;
+  uint16_t device_id = 0x1111;
+  uint32_t class_code = 0x120000;  // 24-bit class / subclass / prog-if
+  uint64_t bar0_size = 4096;
+  int pid = 0;  // 0: this process
+};
+
+class BackendPublisher {
+ public:
+  BackendPublisher(Store& store, BackendInfo info);
+  // Tears down (logging any failure) if still published.
+  ~BackendPublisher();
+  BackendPublisher(const BackendPublisher&) = delete;
+  BackendPublisher& operator=(const BackendPublisher&) = delete;
+
+  // Writes both directories in one transaction, backend state 1. Fails with
+  // EBUSY if the backend directory names another live daemon's pid.
+  Status publish();
+
+  // Moves the backend state forward (skipping steps is allowed, e.g. 2 -> 5
+  // when setup fails); the same state again is a no-op; backwards is an
+  // Error (EINVAL) and writes nothing. The frontend state is the guest's.
+  Status set_state(XenbusState state);
+  XenbusState state() const { return state_; }
+
+  Status set_ioreq_server(uint16_t id);
+  // The guest address of BAR0 while it decodes ("0xf0000000"), else "".
+  Status set_bar0(std::optional<uint64_t> address);
+
+  // Closing, Closed, then removes both directories and the parents publish()
+  // created if they are now empty. Idempotent; a no-op before publish().
+  Status teardown();
+
+  bool published() const { return published_; }
+  const XenstorePaths& paths() const { return paths_; }
+
+ private:
+  Status write_all(StoreOps& ops);
+  Status check_not_in_use(StoreOps& ops);
+  // Writes one backend key, unless the backend directory has vanished
+  // (ENOENT): a plain write would silently recreate it.
+  Status update_backend_key(std::string_view key, std::string_view value);
+  Status remove_all(StoreOps& ops);
+
+  Store& store_;
+  BackendInfo info_;
+  XenstorePaths paths_;
+  XenbusState state_ = XenbusState::kInitialising;
+  bool published_ = false;
+  std::vector<std::string> created_parents_;
+};
+
+}  // namespace vgpu::xenstore
