@@ -4,11 +4,15 @@
 
 namespace vgpu::app {
 
-Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config)
-    : hv_(hv), host_(config.sbdf, config.device, hv), dispatcher_(host_, hv.guest_memory()) {}
+Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer)
+    : hv_(hv),
+      host_(config.sbdf, config.device, hv),
+      dispatcher_(host_, hv.guest_memory()),
+      observer_(observer) {}
 
-Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonConfig& config) {
-  std::unique_ptr<Daemon> d(new Daemon(hv, config));
+Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonConfig& config,
+                                              DaemonObserver* observer) {
+  std::unique_ptr<Daemon> d(new Daemon(hv, config, observer));
   if (Status s = d->bring_up(); !s) return s.error();
   return d;
 }
@@ -17,6 +21,7 @@ Status Daemon::bring_up() {
   auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
   if (!server) return server.error();
   server_ = std::move(*server);
+  if (observer_) observer_->server_enabled(server_->id());
 
   claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
   if (Status s = claims_->claim_sbdf(); !s) return s;

@@ -4,12 +4,16 @@
 
 #include <cstdio>
 
+#include "vgpu/app/backend_state.h"
 #include "vgpu/app/instance_lock.h"
 #include "vgpu/app/logging.h"
 #include "vgpu/app/pid_file.h"
 #include "vgpu/app/signals.h"
 #include "vgpu/app/simulation.h"
 #include "vgpu/xen/xen_hypervisor.h"
+#include "vgpu/xenstore/domain_watch.h"
+#include "vgpu/xenstore/systemd_notify.h"
+#include "vgpu/xenstore/xs_store.h"
 
 namespace vgpu::app {
 namespace {
@@ -29,10 +33,28 @@ Status check_domain(hv::Hypervisor& hv) {
 // SBDF belongs to another device model); anything else is a runtime failure.
 int bring_up_failure(const Options& o, const Error& e) {
   if (e.code == EEXIST || e.code == EBUSY)
-    return fail(o, kExitUsage,
-                "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
-                    std::to_string(o.domid) + ": " + e.describe());
+    return fail(o, kExitUsage, "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
+                                   std::to_string(o.domid) + ": " + e.describe());
   return fail(o, kExitRuntime, "cannot start the ioreq server: " + e.describe());
+}
+
+xenstore::BackendInfo backend_info(const Options& o) {
+  xenstore::BackendInfo info;
+  info.domid = o.domid;
+  info.sbdf = o.sbdf;
+  info.class_code = o.class_code;
+  info.bar0_size = o.bar0_size;
+  return info;
+}
+
+// The guest is gone once @releaseDomain fires and the domain no longer
+// exists (spec section 6, step 4).
+Result<std::unique_ptr<xenstore::DomainWatch>> watch_domain(hv::Hypervisor& hv,
+                                                            xenstore::Store& store) {
+  return xenstore::DomainWatch::start(store, [&hv] {
+    auto info = hv.domain_info();
+    return info && info->exists && !info->dying;
+  });
 }
 
 }  // namespace
@@ -43,16 +65,25 @@ int fail(const Options& options, int code, const std::string& message) {
   return code;
 }
 
-int serve(hv::Hypervisor& hv, const Options& o, const ServeHooks& hooks) {
+int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o,
+          const ServeHooks& hooks) {
   if (Status s = check_domain(hv); !s) return fail(o, kExitUsage, s.error().message);
   auto lock = InstanceLock::acquire(o.run_dir, o.domid, o.sbdf);
   if (!lock) return fail(o, kExitUsage, lock.error().describe());
+  // Before any thread exists (libxenstore starts one for watches), so that
+  // every thread inherits the blocked mask.
   auto signals = SignalFd::open_for_termination();
   if (!signals) return fail(o, kExitRuntime, signals.error().describe());
 
-  auto daemon = Daemon::start(hv, DaemonConfig{o.sbdf, {o.bar0_size, o.class_code}});
+  BackendState backend(store, backend_info(o));
+  if (Status s = backend.publish(); !s)
+    return fail(o, s.error().code == EBUSY ? kExitUsage : kExitRuntime,
+                "cannot publish the XenStore backend: " + s.error().describe());
+  auto daemon = Daemon::start(hv, DaemonConfig{o.sbdf, {o.bar0_size, o.class_code}}, &backend);
   if (!daemon) return bring_up_failure(o, daemon.error());
   Daemon& d = **daemon;
+  auto watch = watch_domain(hv, store);
+  if (!watch) return fail(o, kExitRuntime, "cannot watch @releaseDomain: " + watch.error().describe());
 
   std::optional<PidFile> pid_file;
   if (!o.pid_file.empty()) {
@@ -68,13 +99,31 @@ int serve(hv::Hypervisor& hv, const Options& o, const ServeHooks& hooks) {
     }
     return Status{};
   });
+  d.loop().add((*watch)->fd(), [&] {
+    auto gone = (*watch)->domain_gone();
+    if (!gone) return Status(gone.error());
+    if (*gone) {
+      spdlog::info("domain {} is gone, shutting down", o.domid);
+      d.request_stop();
+    }
+    return Status{};
+  });
+
+  if (Status s = backend.connected(); !s)
+    return fail(o, kExitRuntime, "cannot publish Connected: " + s.error().describe());
+  if (Status s = notify_systemd_ready("serving " + o.sbdf.to_string()); !s)
+    spdlog::warn("sd_notify READY: {}", s.error().describe());
   spdlog::info("serving {} as ioreq server {} (1af4:1111, BAR0 {} bytes)", o.sbdf.to_string(),
                d.server_id(), o.bar0_size);
   if (hooks.on_ready) hooks.on_ready(d);
 
   const Status result = d.run();
   if (!result) spdlog::error("stopping: {}", result.error().describe());
+  [[maybe_unused]] Status stopping = notify_systemd_stopping();
+  if (Status s = backend.closing(); !s) spdlog::debug("XenStore Closing: {}", s.error().describe());
   daemon->reset();  // orderly teardown before we report the exit
+  if (Status s = backend.teardown(); !s)
+    spdlog::warn("XenStore teardown: {}", s.error().describe());
   if (hooks.after_teardown) hooks.after_teardown();
   spdlog::info("exiting");
   return result ? kExitOk : kExitRuntime;
@@ -89,7 +138,9 @@ int run(const Options& o) {
 
   auto hv = xen::XenHypervisor::open(o.domid);
   if (!hv) return fail(o, kExitUsage, hv.error().describe());
-  return serve(**hv, o);
+  auto store = xenstore::open_xenstore();
+  if (!store) return fail(o, kExitUsage, store.error().describe());
+  return serve(**hv, **store, o);
 }
 
 }  // namespace vgpu::app

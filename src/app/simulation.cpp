@@ -13,6 +13,7 @@
 #include "vgpu/device/registers.h"
 #include "vgpu/sim/sim_guest.h"
 #include "vgpu/sim/sim_hypervisor.h"
+#include "vgpu/xenstore/fake_store.h"
 
 namespace vgpu::app {
 namespace {
@@ -53,6 +54,19 @@ bool run_guest(sim::SimHypervisor& hv, pci::Sbdf sbdf) {
   return ping_ok && probed.msi_enabled && msis == 1 && violations.empty();
 }
 
+// What `xenstore-ls <root>` prints: one `name = "value"` line per node,
+// children indented by one space per level.
+void print_tree(xenstore::Store& store, const std::string& path, int depth) {
+  auto children = store.list(path);
+  if (!children) return;
+  for (const std::string& name : *children) {
+    const std::string child = path + "/" + name;
+    auto value = store.read(child);
+    std::printf("%*s%s = \"%s\"\n", depth, "", name.c_str(), value ? value->c_str() : "");
+    print_tree(store, child, depth + 1);
+  }
+}
+
 }  // namespace
 
 int run_simulation(const Options& o) {
@@ -60,6 +74,7 @@ int run_simulation(const Options& o) {
   config.domid = o.domid;
   config.vcpus = o.sim_vcpus;
   sim::SimHypervisor hv(config);
+  xenstore::FakeStore store;
 
   // The guest thread says it is done through this eventfd, which outlives
   // the daemon, so the thread never touches a daemon being torn down.
@@ -70,7 +85,10 @@ int run_simulation(const Options& o) {
 
   ServeHooks hooks;
   hooks.on_ready = [&](Daemon& d) {
-    d.loop().add(done_fd, [&d] {
+    d.loop().add(done_fd, [&d, &store] {
+      std::printf("\n$ xenstore-ls /local/domain/0/backend/vgpu\n");
+      print_tree(store, "/local/domain/0/backend/vgpu", 0);
+      std::fflush(stdout);
       d.request_stop();
       return Status{};
     });
@@ -83,7 +101,7 @@ int run_simulation(const Options& o) {
   hooks.after_teardown = [&] {
     if (guest.joinable()) guest.join();
   };
-  int rc = serve(hv, o, hooks);
+  int rc = serve(hv, store, o, hooks);
   close(done_fd);
   if (rc == kExitOk && !guest_ok) {
     spdlog::error("the simulated guest did not see the device as specified");

@@ -31,15 +31,21 @@ struct DaemonConfig {
 };
 
 // Told of the daemon's externally visible state (XenStore publishes it).
+// Called on the daemon's thread.
 class DaemonObserver {
  public:
   virtual ~DaemonObserver() = default;
+  // The server is enabled and its event channels bound; the SBDF is next.
+  virtual void server_enabled(hv::ServerId id) = 0;
+  // The BAR0 window we claimed, or nullopt when none is.
   virtual void bar0_changed(std::optional<pci::BarMapping> now) = 0;
 };
 
 class Daemon final : private host::Bar0Listener {
  public:
-  static Result<std::unique_ptr<Daemon>> start(hv::Hypervisor& hv, const DaemonConfig& config);
+  // `observer`, if given, must outlive the daemon.
+  static Result<std::unique_ptr<Daemon>> start(hv::Hypervisor& hv, const DaemonConfig& config,
+                                               DaemonObserver* observer = nullptr);
   ~Daemon() override;
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -49,8 +55,6 @@ class Daemon final : private host::Bar0Listener {
   Status run() { return loop_.run(); }
   void request_stop() { loop_.request_stop(); }
 
-  void set_observer(DaemonObserver* observer) { observer_ = observer; }
-
   hv::ServerId server_id() const { return server_->id(); }
   const ioreq::IoreqServer& server() const { return *server_; }
   const ioreq::Dispatcher& dispatcher() const { return dispatcher_; }
@@ -58,7 +62,7 @@ class Daemon final : private host::Bar0Listener {
   const host::Claims& claims() const { return *claims_; }
 
  private:
-  Daemon(hv::Hypervisor& hv, const DaemonConfig& config);
+  Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer);
   Status bring_up();
   void bar0_changed(std::optional<pci::BarMapping> now) override;
 

@@ -8,6 +8,7 @@
 #include "vgpu/app/daemon.h"
 #include "vgpu/app/options.h"
 #include "vgpu/hv/hypervisor.h"
+#include "vgpu/xenstore/store.h"
 
 namespace vgpu::app {
 
@@ -27,9 +28,11 @@ struct ServeHooks {
   std::function<void()> after_teardown;
 };
 
-// Everything after the hypervisor is open: domain checks, instance lock,
-// bring-up, pid file, serving until stopped, teardown. Logging is set up.
-int serve(hv::Hypervisor& hv, const Options& options, const ServeHooks& hooks = {});
+// Everything after the hypervisor and XenStore are open: domain checks,
+// instance lock, XenStore backend, bring-up, pid file, readiness, serving
+// until stopped or the guest is gone, teardown. Logging is set up.
+int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& options,
+          const ServeHooks& hooks = {});
 
 // Prints the one-line error of spec section 5 (and logs it when the log goes
 // to a file) and returns `code`.

@@ -1,0 +1,209 @@
+// The daemon's life as an administrator sees it (spec sections 4-6): serve()
+// with the simulated hypervisor and an in-memory XenStore, from bring-up to
+// exit code, and what is left behind.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "vgpu/app/runner.h"
+#include "vgpu/pci/regs.h"
+#include "vgpu/sim/sim_guest.h"
+#include "vgpu/sim/sim_hypervisor.h"
+#include "vgpu/xenstore/domain_watch.h"
+#include "vgpu/xenstore/fake_store.h"
+
+namespace vgpu {
+namespace {
+
+using namespace std::chrono_literals;
+
+const pci::Sbdf kSbdf{0, 0, 5, 0};
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    run_dir_ = std::filesystem::temp_directory_path() /
+               ("vgpu-lifecycle-" + std::to_string(getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    options_.domid = 7;
+    options_.sbdf = kSbdf;
+    options_.run_dir = run_dir_.string();
+  }
+  void TearDown() override { std::filesystem::remove_all(run_dir_); }
+
+  // Runs serve() on its own thread; returns its exit code through a future.
+  // The store is not thread-safe, so the test learns of Connected through
+  // the store's change observer, which runs on the daemon's thread.
+  std::future<int> serve_async(sim::SimHypervisor& hv, xenstore::FakeStore& store) {
+    const std::string state = "/local/domain/0/backend/vgpu/7/0/state";
+    store.set_change_observer([&store, state, this](const std::string& path) {
+      if (path != state) return;
+      auto v = store.read(state);
+      if (v && *v == "4") connected_ = true;
+    });
+    return std::async(std::launch::async, [&] { return app::serve(hv, store, options_); });
+  }
+
+  // Waits (bounded) until the backend says Connected.
+  bool wait_connected(xenstore::FakeStore&) {
+    for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(1ms))
+      if (connected_) return true;
+    return false;
+  }
+
+  static bool nothing_left_in(xenstore::FakeStore& store) {
+    for (const auto& p : store.paths())
+      if (p.find("vgpu") != std::string::npos) return false;
+    return true;
+  }
+
+  std::filesystem::path run_dir_;
+  app::Options options_;
+  std::atomic<bool> connected_{false};
+};
+
+sim::SimConfig config(unsigned vcpus, bool hvm = true) {
+  sim::SimConfig c;
+  c.domid = 7;
+  c.vcpus = vcpus;
+  c.hvm = hvm;
+  c.response_timeout = 2000ms;
+  return c;
+}
+
+TEST_F(Lifecycle, GuestDestroyedMeansExitZeroWithinASecondAndNothingLeft) {
+  sim::SimHypervisor hv(config(2));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  sim::SimGuest(hv, 0).hvmloader_scan();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  hv.destroy_domain();  // xl destroy: Xen tears down the ioreq server itself
+  store.fire_special("@releaseDomain");
+  ASSERT_EQ(rc.wait_for(1s), std::future_status::ready) << "daemon did not notice the guest going";
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_TRUE(nothing_left_in(store));
+  EXPECT_TRUE(hv.servers().empty());
+  EXPECT_EQ(hv.mapped_pages(), 0u);
+  EXPECT_EQ(hv.bound_ports(), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(run_dir_)) << "instance lock file removed";
+}
+
+TEST_F(Lifecycle, ReleaseOfAnotherDomainDoesNotStopUs) {
+  sim::SimHypervisor hv(config(1));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  store.fire_special("@releaseDomain");  // some other guest went away
+  EXPECT_EQ(rc.wait_for(200ms), std::future_status::timeout);
+  EXPECT_EQ(sim::SimGuest(hv, 0).config_read(kSbdf, pci::kVendorId, 2), 0x1af4u);
+  hv.destroy_domain();
+  store.fire_special("@releaseDomain");
+  EXPECT_EQ(rc.get(), app::kExitOk);
+}
+
+TEST_F(Lifecycle, SigtermDuringFourVcpuStormTearsDownInOrder) {
+  // signalfd needs SIGTERM blocked in every thread: block it here, before any
+  // thread of this test exists, and restore it at the end.
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+
+  sim::SimHypervisor hv(config(4));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  sim::SimGuest(hv, 0).hvmloader_scan();
+  const uint64_t base = sim::SimGuest(hv, 0).config_read(kSbdf, pci::kBar0, 4) & ~0xfu;
+
+  std::atomic<bool> go{true};
+  std::atomic<uint64_t> answered{0};
+  std::vector<std::thread> vcpus;
+  for (unsigned v = 0; v < 4; ++v)
+    vcpus.emplace_back([&, v] {
+      while (go) {
+        hv.mmio_read(v, base + 4, 4);
+        ++answered;
+      }
+    });
+  while (answered < 1000) std::this_thread::yield();
+  hv.clear_calls();
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  ASSERT_EQ(rc.wait_for(2s), std::future_status::ready);
+  go = false;
+  for (auto& t : vcpus) t.join();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  EXPECT_TRUE(hv.violations().empty()) << hv.violations().front();
+  std::vector<sim::SimCallKind> kinds;
+  for (const auto& c : hv.calls()) kinds.push_back(c.kind);
+  using K = sim::SimCallKind;
+  EXPECT_EQ(kinds, (std::vector<K>{K::kUnmapMmio, K::kUnmapPcidev, K::kDisableServer,
+                                   K::kDestroyServer}));
+  EXPECT_TRUE(hv.servers().empty());
+  EXPECT_EQ(hv.bound_ports(), 0u);
+  EXPECT_TRUE(nothing_left_in(store));
+}
+
+TEST_F(Lifecycle, SecondDaemonForSameDomainAndSbdfRefusesWithExitTwo) {
+  sim::SimHypervisor hv(config(1));
+  xenstore::FakeStore store;
+  auto first = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+
+  sim::SimHypervisor hv2(config(1));
+  ::testing::internal::CaptureStderr();
+  const int rc = app::serve(hv2, store, options_);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, app::kExitUsage);
+  EXPECT_NE(err.find("already claimed by another vgpu-ioreqd"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+  EXPECT_TRUE(hv2.servers().empty()) << "the refused daemon created no ioreq server";
+
+  hv.destroy_domain();
+  store.fire_special("@releaseDomain");
+  EXPECT_EQ(first.get(), app::kExitOk);
+}
+
+struct BadDomainCase {
+  const char* name;
+  bool exists;
+  bool hvm;
+  const char* message;
+};
+
+class BadDomain : public Lifecycle, public ::testing::WithParamInterface<BadDomainCase> {};
+
+TEST_P(BadDomain, IsBadInputWithOneLineAndNothingLeftBehind) {
+  const BadDomainCase& c = GetParam();
+  sim::SimHypervisor hv(config(1, c.hvm));
+  if (!c.exists) hv.destroy_domain();
+  xenstore::FakeStore store;
+  ::testing::internal::CaptureStderr();
+  const int rc = app::serve(hv, store, options_);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, app::kExitUsage);
+  EXPECT_EQ(err, std::string("vgpu-ioreqd: ") + c.message + "\n");
+  EXPECT_TRUE(store.paths().empty() || nothing_left_in(store));
+  EXPECT_TRUE(hv.calls().empty()) << "no ioreq server was created";
+  EXPECT_FALSE(std::filesystem::exists(run_dir_) && !std::filesystem::is_empty(run_dir_));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Lifecycle, BadDomain,
+    ::testing::Values(BadDomainCase{"absent", false, true, "domain 7 does not exist"},
+                      BadDomainCase{"pv", true, false, "domain 7 is not an HVM guest"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace vgpu
