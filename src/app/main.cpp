@@ -8,7 +8,9 @@
 int main(int argc, char** argv) {
   const vgpu::app::ParseOutcome parsed = vgpu::app::parse_options(argc, argv);
   if (!parsed.options) {
-    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    FILE* to = parsed.exit_code == 0 ? stdout : stderr;
+    std::fputs(parsed.output.c_str(), to);
+    if (!parsed.output.empty() && parsed.output.back() != '\n') std::fputc('\n', to);
     return parsed.exit_code;
   }
   return vgpu::app::run(*parsed.options);

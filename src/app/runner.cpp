@@ -33,8 +33,9 @@ Status check_domain(hv::Hypervisor& hv) {
 // SBDF belongs to another device model); anything else is a runtime failure.
 int bring_up_failure(const Options& o, const Error& e) {
   if (e.code == EEXIST || e.code == EBUSY)
-    return fail(o, kExitUsage, "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
-                                   std::to_string(o.domid) + ": " + e.describe());
+    return fail(o, kExitUsage,
+                "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
+                    std::to_string(o.domid) + ": " + e.describe());
   return fail(o, kExitRuntime, "cannot start the ioreq server: " + e.describe());
 }
 
@@ -65,8 +66,7 @@ int fail(const Options& options, int code, const std::string& message) {
   return code;
 }
 
-int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o,
-          const ServeHooks& hooks) {
+int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const ServeHooks& hooks) {
   if (Status s = check_domain(hv); !s) return fail(o, kExitUsage, s.error().message);
   auto lock = InstanceLock::acquire(o.run_dir, o.domid, o.sbdf);
   if (!lock) return fail(o, kExitUsage, lock.error().describe());
@@ -83,7 +83,8 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o,
   if (!daemon) return bring_up_failure(o, daemon.error());
   Daemon& d = **daemon;
   auto watch = watch_domain(hv, store);
-  if (!watch) return fail(o, kExitRuntime, "cannot watch @releaseDomain: " + watch.error().describe());
+  if (!watch)
+    return fail(o, kExitRuntime, "cannot watch @releaseDomain: " + watch.error().describe());
 
   std::optional<PidFile> pid_file;
   if (!o.pid_file.empty()) {

@@ -45,8 +45,8 @@ bool run_guest(sim::SimHypervisor& hv, pci::Sbdf sbdf) {
                        magic == regs::kPingMagic && echoed == request_id;
   std::printf("PING: STATUS=%llu (%s) id-word=%#llx REQUEST_ID echoed=%#llx MSIs=%u -> %s\n",
               static_cast<unsigned long long>(status), status == 2 ? "DONE" : "not DONE",
-              static_cast<unsigned long long>(magic), static_cast<unsigned long long>(echoed),
-              msis, ping_ok ? "ok" : "FAILED");
+              static_cast<unsigned long long>(magic), static_cast<unsigned long long>(echoed), msis,
+              ping_ok ? "ok" : "FAILED");
 
   const auto violations = hv.violations();
   for (const auto& v : violations) std::printf("protocol violation: %s\n", v.c_str());

@@ -19,9 +19,12 @@ using testing::DaemonThread;
 using testing::kSbdf0005;
 namespace regs = device::regs;
 
-constexpr hv::MmioRange kBar0At(uint64_t base) { return {base, base + 0xfff}; }
+constexpr hv::MmioRange kBar0At(uint64_t base) {
+  return {base, base + 0xfff};
+}
 
-std::vector<SimCall> calls_of(const sim::SimHypervisor& hv, std::initializer_list<SimCallKind> kinds) {
+std::vector<SimCall> calls_of(const sim::SimHypervisor& hv,
+                              std::initializer_list<SimCallKind> kinds) {
   std::vector<SimCall> out;
   for (const SimCall& c : hv.calls())
     if (std::find(kinds.begin(), kinds.end(), c.kind) != kinds.end()) out.push_back(c);
@@ -52,7 +55,8 @@ TEST(DaemonSim, BringUpCreatesEnablesBindsThenClaimsSbdfOnly) {
   EXPECT_EQ(calls[2].sbdf, kSbdf0005);
   EXPECT_EQ(hv.bound_ports(), 2u) << "one event channel per vCPU";
   EXPECT_EQ(hv.mapped_pages(), 1u);
-  EXPECT_TRUE(hv.mmio_ranges(calls[0].server).empty()) << "no BAR claimed before the guest programs it";
+  EXPECT_TRUE(hv.mmio_ranges(calls[0].server).empty())
+      << "no BAR claimed before the guest programs it";
 }
 
 // Whatever the interleaving, claims alternate map/unmap, always name the
@@ -68,7 +72,8 @@ void expect_alternating_claims(sim::SimHypervisor& hv, unsigned min_toggles) {
   for (size_t i = 0; i < mmio.size(); ++i) {
     const auto expected = i % 2 == 0 ? SimCallKind::kMapMmio : SimCallKind::kUnmapMmio;
     EXPECT_EQ(mmio[i].kind, expected) << i << "\n" << describe(mmio);
-    EXPECT_EQ(mmio[i].range, bar) << "only the assigned window is ever claimed: " << mmio[i].to_string();
+    EXPECT_EQ(mmio[i].range, bar) << "only the assigned window is ever claimed: "
+                                  << mmio[i].to_string();
     EXPECT_EQ(mmio[i].error, 0) << mmio[i].to_string();
   }
   EXPECT_GE(mmio.size() / 2, min_toggles) << describe(mmio);
@@ -273,9 +278,10 @@ TEST(DaemonSim, MalformedRequestsGetAnAnswerAndLeaveNoSlotBusy) {
     uint32_t size;
     uint32_t count;
   };
-  for (Case c : {Case{IOREQ_TYPE_COPY, 0, 1}, Case{IOREQ_TYPE_COPY, 3, 1}, Case{IOREQ_TYPE_COPY, 16, 1},
-                 Case{IOREQ_TYPE_COPY, 4, 0}, Case{IOREQ_TYPE_COPY, 4, 0xffffffff},
-                 Case{IOREQ_TYPE_PCI_CONFIG, 3, 1}, Case{5, 4, 1}, Case{0xff, 4, 1}}) {
+  for (Case c :
+       {Case{IOREQ_TYPE_COPY, 0, 1}, Case{IOREQ_TYPE_COPY, 3, 1}, Case{IOREQ_TYPE_COPY, 16, 1},
+        Case{IOREQ_TYPE_COPY, 4, 0}, Case{IOREQ_TYPE_COPY, 4, 0xffffffff},
+        Case{IOREQ_TYPE_PCI_CONFIG, 3, 1}, Case{5, 4, 1}, Case{0xff, 4, 1}}) {
     ioreq_t r{};
     r.type = c.type;
     r.dir = IOREQ_READ;

@@ -51,8 +51,8 @@ class Lifecycle : public ::testing::Test {
 
   // Waits (bounded) until the backend says Connected.
   bool wait_connected(xenstore::FakeStore&) {
-    for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;
-         std::this_thread::sleep_for(1ms))
+    for (auto until = std::chrono::steady_clock::now() + 5s;
+         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(1ms))
       if (connected_) return true;
     return false;
   }
@@ -148,8 +148,8 @@ TEST_F(Lifecycle, SigtermDuringFourVcpuStormTearsDownInOrder) {
   std::vector<sim::SimCallKind> kinds;
   for (const auto& c : hv.calls()) kinds.push_back(c.kind);
   using K = sim::SimCallKind;
-  EXPECT_EQ(kinds, (std::vector<K>{K::kUnmapMmio, K::kUnmapPcidev, K::kDisableServer,
-                                   K::kDestroyServer}));
+  EXPECT_EQ(kinds,
+            (std::vector<K>{K::kUnmapMmio, K::kUnmapPcidev, K::kDisableServer, K::kDestroyServer}));
   EXPECT_TRUE(hv.servers().empty());
   EXPECT_EQ(hv.bound_ports(), 0u);
   EXPECT_TRUE(nothing_left_in(store));
