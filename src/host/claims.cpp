@@ -2,13 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "vgpu/common/release_log.h"
+
 namespace vgpu::host {
 
 Claims::~Claims() {
-  if (Status s = release_mmio(); !s) spdlog::error("{}", s.error().describe());
+  log_release_failure("releasing BAR0 MMIO", release_mmio());
   if (sbdf_claimed_) {
-    if (Status s = hv_.unmap_pcidev(server_, sbdf_); !s)
-      spdlog::error("releasing SBDF {}: {}", sbdf_.to_string(), s.error().describe());
+    log_release_failure("releasing SBDF " + sbdf_.to_string(), hv_.unmap_pcidev(server_, sbdf_));
     sbdf_claimed_ = false;
   }
 }

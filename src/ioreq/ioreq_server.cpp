@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "vgpu/common/release_log.h"
+
 namespace vgpu::ioreq {
 
 Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
@@ -29,8 +31,8 @@ Status IoreqServer::acquire() {
   if (!id) return id.error();
   id_ = *id;
   server_ = ScopedRelease([this] {
-    if (Status s = hv_.destroy_ioreq_server(id_); !s)
-      spdlog::error("destroying ioreq server {}: {}", id_, s.error().describe());
+    log_release_failure("destroying ioreq server " + std::to_string(id_),
+                        hv_.destroy_ioreq_server(id_));
   });
 
   auto page = hv_.map_ioreq_page(id_);
@@ -40,8 +42,8 @@ Status IoreqServer::acquire() {
 
   if (Status s = hv_.set_ioreq_server_enabled(id_, true); !s) return s;
   enabled_ = ScopedRelease([this] {
-    if (Status s = hv_.set_ioreq_server_enabled(id_, false); !s)
-      spdlog::error("disabling ioreq server {}: {}", id_, s.error().describe());
+    log_release_failure("disabling ioreq server " + std::to_string(id_),
+                        hv_.set_ioreq_server_enabled(id_, false));
   });
 
   if (Status s = bind_ports(); !s) return s;
@@ -53,10 +55,9 @@ Status IoreqServer::acquire() {
 Status IoreqServer::bind_ports() {
   hv::EventChannels& evtchn = hv_.event_channels();
   ports_ = ScopedRelease([this] {
-    for (hv::Port p : local_port_) {
-      if (Status s = hv_.event_channels().unbind(p); !s)
-        spdlog::warn("unbinding event channel {}: {}", p, s.error().describe());
-    }
+    for (hv::Port p : local_port_)
+      log_release_failure("unbinding event channel " + std::to_string(p),
+                          hv_.event_channels().unbind(p));
     local_port_.clear();
   });
   for (unsigned v = 0; v < vcpus_; ++v) {
