@@ -9,6 +9,8 @@ std::string Error::describe() const {
   return message + ": " + std::strerror(code);
 }
 
-Error errno_error(std::string message) { return Error{errno, std::move(message)}; }
+Error errno_error(std::string message) {
+  return Error{errno, std::move(message)};
+}
 
 }  // namespace vgpu

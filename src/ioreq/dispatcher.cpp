@@ -10,11 +10,17 @@
 namespace vgpu::ioreq {
 namespace {
 
-bool valid_config_size(uint32_t size) { return size == 1 || size == 2 || size == 4; }
-bool valid_mmio_size(uint32_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
+bool valid_config_size(uint32_t size) {
+  return size == 1 || size == 2 || size == 4;
+}
+bool valid_mmio_size(uint32_t size) {
+  return size == 1 || size == 2 || size == 4 || size == 8;
+}
 
 // Write data is only `size` bytes wide; Xen leaves the rest undefined.
-uint64_t mask_to_size(uint64_t v, unsigned size) { return v & all_ones(size); }
+uint64_t mask_to_size(uint64_t v, unsigned size) {
+  return v & all_ones(size);
+}
 
 // Address of element i of a rep request, stepping by +-size as df says.
 uint64_t element_addr(uint64_t base, const ioreq_t& req, uint32_t i) {
@@ -128,8 +134,8 @@ Outcome Dispatcher::reject(ioreq_t& req, const char* why) {
 Outcome Dispatcher::guest_fault(const ioreq_t& req, uint64_t gpa) {
   uint64_t dropped = 0;
   if (malformed_log_limiter().allow(&dropped)) {
-    spdlog::warn("ioreq data pointer {:#x} is outside guest memory: {} of {} bytes at {:#x}{}",
-                 gpa, req.dir == IOREQ_READ ? "read" : "write", req.size, req.addr,
+    spdlog::warn("ioreq data pointer {:#x} is outside guest memory: {} of {} bytes at {:#x}{}", gpa,
+                 req.dir == IOREQ_READ ? "read" : "write", req.size, req.addr,
                  dropped ? fmt::format(" ({} similar lines suppressed)", dropped) : std::string());
   }
   return Outcome::kGuestMemFault;
@@ -137,10 +143,18 @@ Outcome Dispatcher::guest_fault(const ioreq_t& req, uint64_t gpa) {
 
 Outcome Dispatcher::count(Outcome o) {
   switch (o) {
-    case Outcome::kHandled: ++stats_.handled; break;
-    case Outcome::kIgnored: ++stats_.ignored; break;
-    case Outcome::kMalformed: ++stats_.malformed; break;
-    case Outcome::kGuestMemFault: ++stats_.guest_mem_faults; break;
+    case Outcome::kHandled:
+      ++stats_.handled;
+      break;
+    case Outcome::kIgnored:
+      ++stats_.ignored;
+      break;
+    case Outcome::kMalformed:
+      ++stats_.malformed;
+      break;
+    case Outcome::kGuestMemFault:
+      ++stats_.guest_mem_faults;
+      break;
   }
   return o;
 }

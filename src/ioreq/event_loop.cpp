@@ -16,7 +16,9 @@ EventLoop::~EventLoop() {
   if (stop_fd_ >= 0) close(stop_fd_);
 }
 
-void EventLoop::add(int fd, Handler handler) { entries_.push_back({fd, std::move(handler)}); }
+void EventLoop::add(int fd, Handler handler) {
+  entries_.push_back({fd, std::move(handler)});
+}
 
 void EventLoop::remove(int fd) {
   std::erase_if(entries_, [fd](const Entry& e) { return e.fd == fd; });

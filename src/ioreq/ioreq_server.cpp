@@ -7,7 +7,7 @@
 namespace vgpu::ioreq {
 
 Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
-                                                          Dispatcher& dispatcher) {
+                                                        Dispatcher& dispatcher) {
   std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
   if (Status s = server->acquire(); !s) return s.error();
   return server;
@@ -65,8 +65,8 @@ Status IoreqServer::bind_ports() {
     auto local = evtchn.bind(remote);
     if (!local) {
       Error e = local.error();
-      e.message = "binding vCPU " + std::to_string(v) + " event channel " +
-                  std::to_string(remote) + ": " + e.message;
+      e.message = "binding vCPU " + std::to_string(v) + " event channel " + std::to_string(remote) +
+                  ": " + e.message;
       return e;
     }
     local_port_.push_back(*local);
@@ -76,7 +76,9 @@ Status IoreqServer::bind_ports() {
   return {};
 }
 
-int IoreqServer::fd() const { return hv_.event_channels().fd(); }
+int IoreqServer::fd() const {
+  return hv_.event_channels().fd();
+}
 
 Status IoreqServer::on_event() {
   hv::EventChannels& evtchn = hv_.event_channels();

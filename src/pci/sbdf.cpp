@@ -74,8 +74,8 @@ std::optional<Sbdf> parse_sbdf(std::string_view text, std::string* why) {
     fail(why, "malformed SBDF " + quoted + ": function " + num + " > 7");
     return std::nullopt;
   }
-  return Sbdf{static_cast<uint16_t>(*seg), static_cast<uint8_t>(*bus),
-              static_cast<uint8_t>(*dev), static_cast<uint8_t>(*fn)};
+  return Sbdf{static_cast<uint16_t>(*seg), static_cast<uint8_t>(*bus), static_cast<uint8_t>(*dev),
+              static_cast<uint8_t>(*fn)};
 }
 
 }  // namespace vgpu::pci

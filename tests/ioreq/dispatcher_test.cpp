@@ -75,9 +75,11 @@ TEST_F(DispatcherTest, PciConfigBeyondFourKibIsRejected) {
 }
 
 TEST_F(DispatcherTest, PciConfigWithRepOrPointerIsRejected) {
-  ioreq_t rep = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0), 4, 0, 2);
+  ioreq_t rep =
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0), 4, 0, 2);
   EXPECT_EQ(dispatcher.dispatch(rep), Outcome::kMalformed);
-  ioreq_t ptr = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, pci_config_addr(kSbdf0005, 0), 4, 0x10000);
+  ioreq_t ptr =
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, pci_config_addr(kSbdf0005, 0), 4, 0x10000);
   ptr.data_is_ptr = 1;
   EXPECT_EQ(dispatcher.dispatch(ptr), Outcome::kMalformed);
 }

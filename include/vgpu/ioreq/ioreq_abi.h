@@ -56,8 +56,12 @@ inline void store_state(ioreq_t* slot, uint8_t state) {
 }
 
 // IOREQ_TYPE_PCI_CONFIG address: SBDF in bits 63:32, register offset in 31:0.
-inline constexpr uint32_t pci_config_sbdf(uint64_t addr) { return static_cast<uint32_t>(addr >> 32); }
-inline constexpr uint32_t pci_config_offset(uint64_t addr) { return static_cast<uint32_t>(addr); }
+inline constexpr uint32_t pci_config_sbdf(uint64_t addr) {
+  return static_cast<uint32_t>(addr >> 32);
+}
+inline constexpr uint32_t pci_config_offset(uint64_t addr) {
+  return static_cast<uint32_t>(addr);
+}
 inline constexpr uint64_t pci_config_addr(uint32_t packed_sbdf, uint32_t offset) {
   return uint64_t{packed_sbdf} << 32 | offset;
 }

@@ -60,8 +60,8 @@ class IoreqServer {
   hv::ServerId id_ = 0;
   unsigned vcpus_ = 0;
   ioreq_t* page_ = nullptr;
-  std::vector<hv::Port> local_port_;       // by vCPU
-  std::vector<int32_t> vcpu_of_port_;      // by local port; -1 if not ours
+  std::vector<hv::Port> local_port_;   // by vCPU
+  std::vector<int32_t> vcpu_of_port_;  // by local port; -1 if not ours
   ServerStats stats_;
 
   // Release actions, in acquisition order; destroyed in reverse.

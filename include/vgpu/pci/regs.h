@@ -24,7 +24,9 @@ inline constexpr uint32_t kHeaderType = 0x0E;
 inline constexpr uint32_t kBist = 0x0F;
 inline constexpr uint32_t kBar0 = 0x10;
 inline constexpr unsigned kBarCount = 6;
-inline constexpr uint32_t bar_offset(unsigned index) { return kBar0 + 4 * index; }
+inline constexpr uint32_t bar_offset(unsigned index) {
+  return kBar0 + 4 * index;
+}
 inline constexpr uint32_t kCardbusCis = 0x28;
 inline constexpr uint32_t kSubsystemVendorId = 0x2C;
 inline constexpr uint32_t kSubsystemId = 0x2E;
@@ -64,7 +66,7 @@ inline constexpr uint32_t kBarMemFlagsMask = 0xF;
 
 // Capability IDs and the MSI capability layout (64-bit, per-vector mask).
 inline constexpr uint8_t kCapIdMsi = 0x05;
-inline constexpr uint32_t kMsiControl = 0x02;       // relative to the capability
+inline constexpr uint32_t kMsiControl = 0x02;  // relative to the capability
 inline constexpr uint32_t kMsiAddressLow = 0x04;
 inline constexpr uint32_t kMsiAddressHigh = 0x08;
 inline constexpr uint32_t kMsiData64 = 0x0C;
