@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -19,7 +20,11 @@ struct ProcessResult {
 
 // Runs the daemon with `args`, capturing stdout and stderr separately.
 ProcessResult run_daemon(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "vgpu-binary-test.err";
+  // ctest -j runs tests in parallel processes: one stderr file per call.
+  std::string err_file = ::testing::TempDir() + "vgpu-binary-test-XXXXXX";
+  const int fd = mkstemp(err_file.data());
+  if (fd < 0) return {};
+  close(fd);
   const std::string cmd = std::string(VGPU_DAEMON_PATH) + " " + args + " 2>" + err_file;
   ProcessResult r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -32,6 +37,7 @@ ProcessResult run_daemon(const std::string& args) {
     while (size_t n = fread(buf.data(), 1, buf.size(), e)) r.err.append(buf.data(), n);
     fclose(e);
   }
+  unlink(err_file.c_str());
   return r;
 }
 
@@ -75,7 +81,7 @@ TEST(Binary, WithoutXenItSaysSoAndExitsTwo) {
   struct stat st;
   if (stat("/dev/xen", &st) == 0) GTEST_SKIP() << "this machine runs Xen";
   const ProcessResult r =
-      run_daemon("--domid 7 --sbdf 00:05.0 --run-dir " + ::testing::TempDir() + "vgpu-run");
+      run_daemon("--domid 7 --sbdf 00:05.0 --run-dir " + ::testing::TempDir() + "vgpu-run-noxen");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "vgpu-ioreqd: /dev/xen is absent: run this in Dom0 of a Xen host: No such file or "
@@ -95,7 +101,7 @@ TEST(Binary, HelpAndVersionExitZeroOnStdout) {
 TEST(Binary, SimulateDemoShowsTheDeviceAsLspciWouldAndPings) {
   const ProcessResult r =
       run_daemon("--domid 1 --sbdf 00:05.0 --simulate --sim-vcpus 2 --run-dir " +
-                 ::testing::TempDir() + "vgpu-run");
+                 ::testing::TempDir() + "vgpu-run-demo");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (const char* expected :
        {"00:05.0 Processing accelerators [1200]: Red Hat, Inc. Device [1af4:1111] (rev 01)",

@@ -1,0 +1,112 @@
+#include "rig.h"
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include "vgpu/pci/regs.h"
+#include "vgpu/sim/sim_guest.h"
+
+namespace vgpu::bench {
+namespace {
+
+sim::SimConfig sim_config(unsigned vcpus) {
+  sim::SimConfig c;
+  c.vcpus = vcpus;
+  // A benchmark must fail loudly, never measure a hang.
+  c.response_timeout = std::chrono::seconds(10);
+  return c;
+}
+
+[[noreturn]] void fail(const std::string& what, const Error& e) {
+  throw std::runtime_error(what + ": " + e.describe());
+}
+
+}  // namespace
+
+void silence_logging() {
+  auto logger =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  logger->set_level(spdlog::level::info);  // the daemon's default level
+  spdlog::set_default_logger(std::move(logger));
+}
+
+ioreq_t make_request(uint8_t type, uint8_t dir, uint64_t addr, uint32_t size, uint64_t data) {
+  ioreq_t r{};
+  r.type = type;
+  r.dir = dir;
+  r.addr = addr;
+  r.size = size;
+  r.count = 1;
+  r.data = data;
+  r.state = STATE_IOREQ_READY;
+  return r;
+}
+
+ioreq_t config_request(uint8_t dir, uint32_t offset, uint32_t size, uint32_t data) {
+  return make_request(IOREQ_TYPE_PCI_CONFIG, dir, ioreq::pci_config_addr(kSbdf.packed(), offset),
+                      size, data);
+}
+
+PathRig::PathRig(bool with_claims)
+    : hv_(sim_config(1)),
+      host_(kSbdf, device::StubConfig{}, hv_),
+      dispatcher_(host_, hv_.guest_memory()) {
+  if (with_claims) {
+    auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
+    if (!server) fail("starting the ioreq server", server.error());
+    server_ = std::move(*server);
+    claims_ = std::make_unique<host::Claims>(hv_, server_->id(), kSbdf);
+    if (Status s = claims_->claim_sbdf(); !s) fail("claiming the SBDF", s.error());
+    host_.set_bar0_listener(this);
+  }
+  ioreq_t bar = config_request(IOREQ_WRITE, pci::kBar0, 4, static_cast<uint32_t>(kBar0A));
+  ioreq_t cmd = config_request(IOREQ_WRITE, pci::kCommand, 2, pci::kCommandMemorySpace);
+  dispatcher_.dispatch(bar);
+  dispatcher_.dispatch(cmd);
+}
+
+PathRig::~PathRig() {
+  host_.set_bar0_listener(nullptr);
+}
+
+void PathRig::bar0_changed(std::optional<pci::BarMapping> now) {
+  if (Status s = claims_->move_bar0(now); !s) fail("moving BAR0", s.error());
+}
+
+ServingRig::ServingRig(unsigned vcpus)
+    : hv_(sim_config(vcpus)),
+      host_(kSbdf, device::StubConfig{}, hv_),
+      dispatcher_(host_, hv_.guest_memory()) {
+  auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
+  if (!server) fail("starting the ioreq server", server.error());
+  server_ = std::move(*server);
+  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), kSbdf);
+  if (Status s = claims_->claim_sbdf(); !s) fail("claiming the SBDF", s.error());
+  host_.set_bar0_listener(this);
+  loop_.add(server_->fd(), [this] { return server_->on_event(); });
+  thread_ = std::thread([this] {
+    if (Status s = loop_.run(); !s) fail("event loop", s.error());
+  });
+  sim::SimGuest guest(hv_, 0);
+  guest.config_write(kSbdf, pci::kBar0, 4, static_cast<uint32_t>(kBar0A));
+  guest.config_write(kSbdf, pci::kCommand, 2, pci::kCommandMemorySpace);
+  if (guest.bar0_read(kSbdf, 0x4, 4) != 0) throw std::runtime_error("BAR0 does not answer");
+}
+
+ServingRig::~ServingRig() {
+  loop_.request_stop();
+  thread_.join();
+  host_.set_bar0_listener(nullptr);
+  claims_.reset();
+  server_->drain();
+}
+
+void ServingRig::bar0_changed(std::optional<pci::BarMapping> now) {
+  if (Status s = claims_->move_bar0(now); !s) fail("moving BAR0", s.error());
+}
+
+}  // namespace vgpu::bench
