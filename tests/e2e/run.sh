@@ -1,0 +1,497 @@
+#!/bin/bash
+# End-to-end test of vgpu-ioreqd under a real Xen 4.17 running in QEMU (TCG).
+#
+#   tests/e2e/run.sh [options] [BUILD_DIR]       (default BUILD_DIR: build-e2e)
+#
+#   --mode auto|launcher|direct|none
+#        launcher: launcher/vgpu-xl-create creates the guest and runs the daemon
+#        direct:   Dom0 runs xl create -p, starts the daemon, waits for state 4
+#                  (or a fixed bounded time: TODO until the daemon writes it)
+#        none:     no daemon; boots the guests only (infrastructure check; the
+#                  device checks are reported as SKIP)
+#        auto (default): launcher; falls back to direct (TODO) while the
+#                  launcher is missing or the daemon has no XenStore backend
+#   --daemon PATH        use this vgpu-ioreqd instead of building one
+#   --vcpus "1 2"        guest runs, one per vCPU count (default "1 2")
+#   --qemu-timeout SEC   hard limit on the QEMU run (default 720)
+#   --evaluate-only      skip the build and the QEMU run; re-evaluate the
+#                        serial.ts.log already in BUILD_DIR (for working on
+#                        the checks and the report)
+#
+# Prints one "PASS|FAIL|SKIP <check> <detail>" line per check and a closing
+# "e2e: N passed, N failed" line, writes BUILD_DIR/report.txt, and exits 0
+# only if every check passed. Needs root (apt-get, QEMU) and ~3 GiB of RAM.
+set -euo pipefail
+# The whole script is one brace group, so bash parses it completely before
+# running it: editing the file during a run cannot derail that run.
+{
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+MODE=auto
+DAEMON=
+VCPUS="1 2"
+QEMU_TIMEOUT=720
+EVAL_ONLY=0
+BUILD_DIR=
+while (($#)); do
+  case $1 in
+    --mode) MODE=$2; shift 2 ;;
+    --daemon) DAEMON=$2; shift 2 ;;
+    --vcpus) VCPUS=$2; shift 2 ;;
+    --qemu-timeout) QEMU_TIMEOUT=$2; shift 2 ;;
+    --evaluate-only) EVAL_ONLY=1; shift ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -*) e2e_die "unknown option $1 (see --help)" ;;
+    *) BUILD_DIR=$1; shift ;;
+  esac
+done
+BUILD_DIR=$(realpath -m "${BUILD_DIR:-$E2E_REPO_DIR/build-e2e}")
+mkdir -p "$BUILD_DIR"
+SERIAL=$BUILD_DIR/serial.log
+SERIAL_TS=$BUILD_DIR/serial.ts.log
+REPORT=$BUILD_DIR/report.txt
+RESULTS=$BUILD_DIR/results.txt
+TIMINGS=$BUILD_DIR/timings.txt
+if ((EVAL_ONLY)); then
+  [[ -s $SERIAL_TS ]] || e2e_die "--evaluate-only: no $SERIAL_TS to evaluate"
+  rm -f "$REPORT" "$RESULTS" "$TIMINGS"
+else
+  rm -f "$SERIAL" "$SERIAL_TS" "$REPORT" "$RESULTS" "$TIMINGS"
+fi
+: >"$RESULTS"
+: >"$TIMINGS"
+
+AUTO_MODE=0
+if [[ $MODE == auto ]]; then
+  AUTO_MODE=1
+  MODE=launcher
+fi
+case $MODE in launcher | direct | none) ;; *) e2e_die "bad --mode $MODE" ;; esac
+
+T0=$EPOCHREALTIME
+STAGE_START=$EPOCHREALTIME
+host_stage() { # host_stage NAME: closes the current host stage
+  local d
+  d=$(awk -v a="$STAGE_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  printf 'host  %-28s %7ss\n' "$1" "$d" >>"$TIMINGS"
+  e2e_log "stage $1 done in ${d}s"
+  STAGE_START=$EPOCHREALTIME
+}
+
+PASSES=0
+FAILS=0
+SKIPS=0
+check() { # check PASS|FAIL|SKIP NAME DETAIL...
+  local st=$1 name=$2
+  shift 2
+  printf '%-4s %s %s\n' "$st" "$name" "$*" | tee -a "$RESULTS"
+  case $st in
+    PASS) PASSES=$((PASSES + 1)) ;;
+    SKIP) SKIPS=$((SKIPS + 1)) ;;
+    *) FAILS=$((FAILS + 1)) ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+# QEMU process handling: exactly one QEMU, always reaped.
+QEMU_PID=
+cleanup() {
+  # QEMU_PID is `timeout`; QEMU is its child. Signal both, so that not even a
+  # SIGKILL of `timeout` can orphan a running QEMU.
+  local pids
+  if [[ -n $QEMU_PID ]] && kill -0 "$QEMU_PID" 2>/dev/null; then
+    pids="$QEMU_PID $(pgrep -P "$QEMU_PID" 2>/dev/null | tr '\n' ' ')"
+    e2e_log "stopping QEMU (pids $pids)"
+    # shellcheck disable=SC2086 # a list of pids
+    kill -TERM $pids 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      # shellcheck disable=SC2086
+      kill -0 $pids 2>/dev/null || break
+      sleep 0.5
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    wait "$QEMU_PID" 2>/dev/null || true
+  fi
+  QEMU_PID=
+}
+trap cleanup EXIT
+trap 'e2e_log "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+if ((EVAL_ONLY == 0)); then
+e2e_log "build dir $BUILD_DIR, mode $MODE, vcpus '$VCPUS'"
+e2e_install_host_pkgs
+host_stage host-packages
+
+if [[ $MODE != none && -z $DAEMON ]]; then
+  if [[ -x $E2E_REPO_DIR/scripts/install-deps.sh ]]; then
+    "$E2E_REPO_DIR/scripts/install-deps.sh" >&2 || e2e_die "scripts/install-deps.sh failed"
+  else
+    # shellcheck disable=SC2034 # read by e2e_install_host_pkgs
+    E2E_HOST_PKGS=(cmake ninja-build g++ pkg-config libxen-dev libspdlog-dev libcli11-dev libsystemd-dev)
+    e2e_install_host_pkgs
+  fi
+  e2e_log "building vgpu-ioreqd in $BUILD_DIR/daemon"
+  if ! {
+    cmake -S "$E2E_REPO_DIR" -B "$BUILD_DIR/daemon" -G Ninja \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVGPU_BUILD_TESTS=OFF >"$BUILD_DIR/daemon-build.log" 2>&1 &&
+      timeout 1200 cmake --build "$BUILD_DIR/daemon" --target vgpu-ioreqd >>"$BUILD_DIR/daemon-build.log" 2>&1
+  }; then
+    tail -n 40 "$BUILD_DIR/daemon-build.log" >&2
+    check FAIL build.daemon "cmake build of vgpu-ioreqd failed (see $BUILD_DIR/daemon-build.log)"
+    echo "e2e: $PASSES passed, $FAILS failed"
+    exit 1
+  fi
+  DAEMON=$BUILD_DIR/daemon/src/app/vgpu-ioreqd
+  host_stage build-daemon
+fi
+if [[ -n $DAEMON ]]; then
+  DAEMON=$(realpath "$DAEMON")
+  [[ -x $DAEMON ]] || e2e_die "daemon $DAEMON is not executable"
+fi
+if ((AUTO_MODE)); then
+  # TODO: remove this fallback once vgpu-ioreqd publishes its XenStore
+  # backend (the launcher waits for backend state 4 and would time out).
+  if [[ ! -x $E2E_REPO_DIR/launcher/vgpu-xl-create ]]; then
+    e2e_log "WARNING (TODO): launcher/vgpu-xl-create missing; falling back to --mode direct"
+    MODE=direct
+  elif ! grep -aq 'backend/vgpu' "$DAEMON"; then
+    e2e_log "WARNING (TODO): $DAEMON does not write the XenStore backend yet; falling back to --mode direct"
+    MODE=direct
+  fi
+fi
+
+"$E2E_SRC_DIR/fetch-boot.sh" "$BUILD_DIR"
+host_stage fetch-boot-packages
+"$E2E_SRC_DIR/build-guest.sh" "$BUILD_DIR"
+host_stage build-guest-image
+dom0_args=(--mode "$MODE" --vcpus "$VCPUS")
+[[ -n $DAEMON ]] && dom0_args+=(--daemon "$DAEMON")
+"$E2E_SRC_DIR/build-dom0.sh" "${dom0_args[@]}" "$BUILD_DIR"
+host_stage build-dom0-initramfs
+
+# ---------------------------------------------------------------------------
+# The QEMU run.
+PKGROOT=$BUILD_DIR/pkgroot
+KVER=$(cat "$PKGROOT/.kver")
+XEN_ARGS="console=com1 com1=115200,8n1 console_timestamps=boot dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot loglvl=all guest_loglvl=all"
+DOM0_ARGS="console=hvc0 loglevel=4"
+for p in "$PKGROOT/boot/xen" "$PKGROOT/boot/vmlinuz-$KVER" "$BUILD_DIR/dom0/dom0.cpio"; do
+  [[ $p != *,* ]] || e2e_die "path $p contains a comma (breaks QEMU's -initrd list)"
+done
+# shellcheck disable=SC2054 # the commas are QEMU's
+QEMU_CMD=(
+  qemu-system-x86_64 -accel tcg,thread=multi -cpu qemu64,+svm,+npt -m 3G -smp 2
+  -machine pc -nodefaults -net none -display none -no-reboot
+  -serial "file:$SERIAL"
+  -kernel "$PKGROOT/boot/xen" -append "$XEN_ARGS"
+  -initrd "$PKGROOT/boot/vmlinuz-$KVER ${DOM0_ARGS//,/,,},$BUILD_DIR/dom0/dom0.cpio"
+)
+printf '%q ' "${QEMU_CMD[@]}" >"$BUILD_DIR/qemu-cmdline.txt"
+echo >>"$BUILD_DIR/qemu-cmdline.txt"
+
+# Copies newly completed serial lines into serial.ts.log, each prefixed with
+# the seconds since QEMU started (the resolution is the poll interval).
+SEEN_LINES=0
+QEMU_T0=
+poll_serial() {
+  [[ -f $SERIAL ]] || return 0
+  local total t
+  total=$(tr -dc '\n' <"$SERIAL" | wc -c)
+  ((total > SEEN_LINES)) || return 0
+  t=$(awk -v a="$QEMU_T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  head -n "$total" "$SERIAL" | tr -d '\000' |
+    awk -v s="$SEEN_LINES" -v t="$t" 'NR > s { sub(/\r+$/, ""); printf "%7.1f %s\n", t, $0 }' >>"$SERIAL_TS"
+  SEEN_LINES=$total
+}
+
+e2e_log "starting QEMU (limit ${QEMU_TIMEOUT}s): Xen $E2E_XEN_VER, Dom0 kernel $KVER"
+QEMU_T0=$EPOCHREALTIME
+: >"$SERIAL"
+timeout --kill-after=10 "$QEMU_TIMEOUT" "${QEMU_CMD[@]}" </dev/null >"$BUILD_DIR/qemu.out" 2>&1 &
+QEMU_PID=$!
+QEMU_END=running
+done_at=
+while kill -0 "$QEMU_PID" 2>/dev/null; do
+  poll_serial
+  if [[ -z $done_at ]] && grep -aq '^E2E-DOM0-DONE' "$SERIAL_TS" 2>/dev/null; then
+    done_at=$SECONDS
+    e2e_log "Dom0 reported done; waiting for QEMU to power off"
+  fi
+  if [[ -n $done_at ]] && ((SECONDS - done_at > 30)); then
+    QEMU_END="killed 30s after Dom0 finished (poweroff did not stop QEMU)"
+    cleanup
+    break
+  fi
+  if grep -aqE 'Panic on CPU|Kernel panic - not syncing|^\(XEN\) .*Fatal|Reboot in five seconds' "$SERIAL_TS" 2>/dev/null; then
+    QEMU_END="killed after a panic on the serial console"
+    sleep 3
+    poll_serial
+    cleanup
+    break
+  fi
+  sleep 0.5
+done
+qemu_rc=0
+if [[ -n $QEMU_PID ]]; then
+  wait "$QEMU_PID" || qemu_rc=$?
+  QEMU_PID=
+  case $qemu_rc in
+    0) QEMU_END="exited 0" ;;
+    124 | 137) QEMU_END="TIMED OUT (--qemu-timeout ${QEMU_TIMEOUT}s)" ;;
+    *) QEMU_END="exited $qemu_rc" ;;
+  esac
+fi
+poll_serial
+QEMU_WALL=$(awk -v a="$QEMU_T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+host_stage qemu-run
+e2e_log "QEMU $QEMU_END after ${QEMU_WALL}s"
+else
+  PKGROOT=$BUILD_DIR/pkgroot
+  QEMU_END="not run (--evaluate-only)"
+  QEMU_WALL=$(tail -n 1 "$SERIAL_TS" | awk '{ print $1 }')
+  grep -aq '^ *[0-9.]* E2E-INFO .*mode=none' "$SERIAL_TS" && MODE=none
+fi
+
+# ---------------------------------------------------------------------------
+# Evaluation. Everything below reads serial.ts.log ("<t> <line>").
+LOG=$SERIAL_TS
+[[ -f $LOG ]] || : >"$LOG"
+# Xen writes Dom0's console output in chunks of up to 127 bytes and may put a
+# message of its own, or a guest's debug output, between two chunks of one
+# Dom0 line: "E2E-RESULT PA(XEN) [  12.3] ...\nSS name". lines() undoes that
+# (a Xen prefix right after a frame's ": " is content, e.g. xl dmesg).
+lines() {
+  sed -E 's/^ *[0-9.]+ //' "$LOG" | awk '
+    {
+      line = pending $0
+      pending = ""
+      if (match(line, /\((XEN|d[0-9]+)\) \[ *[0-9]+\.[0-9]+\] /) && RSTART > 1 &&
+          substr(line, RSTART - 2, 2) != ": ") {
+        pending = substr(line, 1, RSTART - 1)
+        print substr(line, RSTART)
+        next
+      }
+      print line
+    }
+    END { if (pending != "") print pending }'
+}
+# frame_of PREFIX NAME: lines of frame NAME (PREFIX "" for Dom0, "E2E:gN: ")
+frame_of() { lines | awk -v p="$1E2E:$2: " 'index($0, p) == 1 { print substr($0, length(p) + 1) }'; }
+first_time() { awk -v pat="$1" '$0 ~ pat { print $1; exit }' "$LOG"; }
+
+if ! grep -aq '^E2E-DOM0-DONE' <(lines); then
+  check FAIL infra.qemu "QEMU $QEMU_END after ${QEMU_WALL}s, before Dom0 finished"
+elif [[ $QEMU_END == TIMED* ]]; then
+  check FAIL infra.qemu "Dom0 finished but QEMU $QEMU_END, at ${QEMU_WALL}s"
+else
+  check PASS infra.qemu "Dom0 finished; QEMU $QEMU_END after ${QEMU_WALL}s"
+fi
+
+# Results reported by Dom0 (toolstack, launcher, daemon exit, cleanup).
+while read -r st name detail; do
+  check "$st" "$name" "$detail"
+done < <(lines | awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
+
+DEVICE_RE='^00:05\.0 Processing accelerators \[1200\]: Red Hat, Inc\. Device \[1af4:1111\] \(rev 01\)$'
+run=0
+for v in $VCPUS; do
+  run=$((run + 1))
+  g="g$run"
+  gp="E2E:$g: "
+  if ! grep -aq "^${gp}E2E-GUEST-DONE" <(lines); then
+    check FAIL "$g.guest" "guest run $run ($v vCPU) did not report results"
+    continue
+  fi
+  ncpu=$(lines | sed -n "s/^${gp}E2E-GUEST-BEGIN .*cpus=\([0-9]*\).*/\1/p" | head -n 1)
+  if [[ $ncpu == "$v" ]]; then
+    check PASS "$g.vcpus" "guest saw $ncpu CPU(s)"
+  else
+    check FAIL "$g.vcpus" "guest saw '${ncpu}' CPU(s), configured $v"
+  fi
+  frame_of "$gp" lspci-nn >"$BUILD_DIR/$g-lspci-nn.txt"
+  frame_of "$gp" lspci-v >"$BUILD_DIR/$g-lspci-v.txt"
+  frame_of "$gp" dmesg >"$BUILD_DIR/$g-dmesg.txt"
+  frame_of "" "xenstore-$g" >"$BUILD_DIR/$g-xenstore.txt"
+
+  if [[ $MODE == none ]]; then
+    check SKIP "$g.device-checks" "mode none: no daemon; guest lspci has $(wc -l <"$BUILD_DIR/$g-lspci-nn.txt") devices"
+    continue
+  fi
+
+  # 1. lspci
+  if grep -qE "$DEVICE_RE" "$BUILD_DIR/$g-lspci-nn.txt"; then
+    check PASS "$g.lspci-nn" "$(grep -E '^00:05\.0' "$BUILD_DIR/$g-lspci-nn.txt")"
+  else
+    check FAIL "$g.lspci-nn" "no '00:05.0 Processing accelerators [1200]: Red Hat, Inc. Device [1af4:1111] (rev 01)'; 00:05.0 line: '$(grep -E '^00:05\.0' "$BUILD_DIR/$g-lspci-nn.txt" || true)'"
+  fi
+  bar=$(sed -nE 's/^[[:space:]]*Memory at ([0-9a-f]+) \(32-bit, non-prefetchable\) \[size=4K\].*/\1/p' "$BUILD_DIR/$g-lspci-v.txt" | head -n 1)
+  if [[ -n $bar ]]; then
+    check PASS "$g.lspci-bar0" "Memory at $bar (32-bit, non-prefetchable) [size=4K]"
+  else
+    check FAIL "$g.lspci-bar0" "lspci -v shows no 'Memory at <addr> (32-bit, non-prefetchable) [size=4K]'"
+  fi
+  msi=$(grep -E 'Capabilities: \[[0-9a-f]+\] MSI:' "$BUILD_DIR/$g-lspci-v.txt" | head -n 1 | sed -E 's/^[[:space:]]+//' || true)
+  if [[ $msi =~ Capabilities:\ \[40\]\ MSI:\ Enable[+-]\ Count=1/1\ Maskable\+\ 64bit\+ ]]; then
+    check PASS "$g.lspci-msi" "$msi"
+  else
+    check FAIL "$g.lspci-msi" "want 'Capabilities: [40] MSI: Enable? Count=1/1 Maskable+ 64bit+', got '${msi}'"
+  fi
+  # Kernel messages about the device at warning level or worse, or with an
+  # error-ish wording at any level.
+  # Also any PCI message at warning level or worse, except the one the
+  # platform always prints (Xen's i440fx has no MMCONFIG).
+  bad=$(awk '
+    /0000:00:05\.0/ && (/^<[0-4]>/ || tolower($0) ~ /(error|fail|warn|invalid|can.t|conflict|no space|disabl|broken|bogus|corrupt)/) { print; next }
+    /^<[0-4]>/ && tolower($0) ~ /pci/ && !/fail to add MMCONFIG information/ { print }
+  ' "$BUILD_DIR/$g-dmesg.txt")
+  if [[ ! -s $BUILD_DIR/$g-dmesg.txt ]]; then
+    check FAIL "$g.dmesg" "no guest dmesg captured"
+  elif [[ -n $bad ]]; then
+    check FAIL "$g.dmesg" "$(printf '%s' "$bad" | head -n 3 | tr '\n' '|')"
+  else
+    check PASS "$g.dmesg" "$(grep -c '0000:00:05\.0' "$BUILD_DIR/$g-dmesg.txt" || true) lines about 0000:00:05.0, none a warning or error"
+  fi
+
+  # 2. MMIO from guest userspace (mmio-test prints its own results).
+  nmmio=0
+  while read -r st name detail; do
+    check "$st" "$g.$name" "$detail"
+    nmmio=$((nmmio + 1))
+  done < <(for ((c = 0; c < v; c++)); do frame_of "$gp" "mmio-cpu$c"; done |
+    awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
+  ((nmmio > 0)) || check FAIL "$g.mmio" "mmio-test printed no results"
+  for ((c = 0; c < v; c++)); do
+    if frame_of "$gp" "mmio-cpu$c" | grep -q "^E2E-RESULT PASS mmio\.cpu$c\.mmap .*running on CPU $c\$"; then
+      check PASS "$g.mmio.cpu$c.pinned" "mmio-test ran on vCPU $c (its ioreq slot carried the requests)"
+    else
+      check FAIL "$g.mmio.cpu$c.pinned" "no mmio-test run confirmed on vCPU $c"
+    fi
+  done
+
+  # 3. XenStore while the guest ran.
+  domid=$(lines | sed -n "s/^E2E-INFO run=$run domid=\([0-9]*\).*/\1/p" | head -n 1)
+  xs=$BUILD_DIR/$g-xenstore.txt
+  xs_get() { sed -nE "s|^/local/domain/0/backend/vgpu/$domid/0/$1 = \"(.*)\".*|\1|p" "$xs" | head -n 1; }
+  if [[ -z $domid ]]; then
+    check FAIL "$g.xenstore" "no domid reported for run $run"
+  else
+    state=$(xs_get state)
+    sbdf=$(xs_get sbdf)
+    xbar=$(xs_get bar0)
+    if [[ $state == 4 ]]; then check PASS "$g.xenstore-state" "state = 4"; else check FAIL "$g.xenstore-state" "state = '$state' (want 4)"; fi
+    if [[ $sbdf == 0000:00:05.0 ]]; then check PASS "$g.xenstore-sbdf" "sbdf = $sbdf"; else check FAIL "$g.xenstore-sbdf" "sbdf = '$sbdf' (want 0000:00:05.0)"; fi
+    if [[ -n $xbar && -n $bar ]] && (($((16#${xbar#0x})) == $((16#$bar)))); then
+      check PASS "$g.xenstore-bar0" "bar0 = $xbar = lspci's $bar"
+    else
+      check FAIL "$g.xenstore-bar0" "bar0 = '$xbar', lspci shows '${bar}'"
+    fi
+  fi
+done
+
+# ---------------------------------------------------------------------------
+# Timings: host stages above; QEMU-relative milestones from the serial log.
+milestone() { # milestone LABEL REGEX
+  local t
+  t=$(first_time "$2")
+  [[ -n $t ]] && printf 'qemu  %-28s %7ss\n' "$1" "$t" >>"$TIMINGS"
+  return 0
+}
+milestone "xen-banner" '\(XEN\).*Xen version'
+milestone "dom0-kernel-start" '\(XEN\).*Freed [0-9]+kB init memory'
+milestone "dom0-init" ' E2E-STAGE dom0-init'
+milestone "toolstack-up" ' E2E-STAGE toolstack'
+run=0
+for v in $VCPUS; do
+  run=$((run + 1))
+  d=$(lines | sed -n "s/^E2E-INFO run=$run domid=\\([0-9]*\\).*/\\1/p" | head -n 1)
+  milestone "g$run($v vcpu) create" " E2E-STAGE g$run\\.create"
+  milestone "g$run unpaused" " E2E-STAGE g$run\\.unpaused"
+  if [[ -n $d ]]; then
+    milestone "g$run hvmloader" "\\(d$d\\).*HVM Loader"
+    milestone "g$run seabios" "\\(d$d\\).*SeaBIOS \\(version"
+    milestone "g$run boot sector" "\\(d$d\\).*Booting from 0000:7c00"
+  fi
+  milestone "g$run guest init" " E2E:g$run: E2E-GUEST-BEGIN"
+  milestone "g$run guest done" " E2E-STAGE g$run\\.guest-done"
+  milestone "g$run destroyed" " E2E-STAGE g$run\\.destroyed"
+  milestone "g$run daemon exited" " E2E-STAGE g$run\\.daemon-exited"
+done
+milestone "dom0-done" ' E2E-DOM0-DONE'
+printf 'qemu  %-28s %7ss (%s)\n' "total" "$QEMU_WALL" "$QEMU_END" >>"$TIMINGS"
+printf 'host  %-28s %7ss\n' "total (run.sh)" "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" >>"$TIMINGS"
+
+# ---------------------------------------------------------------------------
+# Report.
+{
+  echo "vgpu-ioreqd e2e report"
+  echo "date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "commit:    $(git -C "$E2E_REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "mode:      $MODE   guest runs (vCPUs): $VCPUS"
+  echo "daemon:    ${DAEMON:-none}"
+  echo "packages:  $(cat "$PKGROOT/.stamp")"
+  echo "result:    $PASSES passed, $FAILS failed, $SKIPS skipped"
+  echo
+  echo "== checks"
+  cat "$RESULTS"
+  echo
+  echo "== timings (host: stage durations; qemu: seconds since QEMU start, +-0.5s)"
+  cat "$TIMINGS"
+  lines | grep -a '^E2E:g[0-9]*: .*E2E-TIMING' || true
+  echo
+  run=0
+  for v in $VCPUS; do
+    run=$((run + 1))
+    echo "== guest run $run ($v vCPU): lspci -nn"
+    cat "$BUILD_DIR/g$run-lspci-nn.txt" 2>/dev/null || true
+    echo "== guest run $run: lspci -v -d 1af4:1111"
+    cat "$BUILD_DIR/g$run-lspci-v.txt" 2>/dev/null || true
+    echo "== guest run $run: dmesg lines about 00:05.0"
+    grep -a '00:05\.0' "$BUILD_DIR/g$run-dmesg.txt" 2>/dev/null || true
+    echo "== guest run $run: xenstore-ls /local/domain/0/backend/vgpu (Dom0, guest running)"
+    frame_of "" "xenstore-plain-g$run" || true
+    echo "== guest run $run: launcher stderr"
+    frame_of "" "launcher-g$run" || true
+    echo
+  done
+  for f in $(lines | sed -n 's/^E2E-FRAME-BEGIN \(log:.*\)/\1/p' | sort -u); do
+    echo "== $f (Dom0)"
+    frame_of "" "$f"
+  done
+  echo "== note: daemon log lines at warning/error level (not a check)"
+  for f in $(lines | sed -n 's/^E2E-FRAME-BEGIN \(log:vgpu-ioreqd.*\)/\1/p' | sort -u); do
+    frame_of "" "$f" | grep -E '\] (warning|warn|error|critical): ' | sed "s/^/$f: /" || true
+  done
+  echo "== xl dmesg (tail)"
+  frame_of "" xl-dmesg | tail -n 60
+  if ((FAILS > 0)); then
+    echo
+    echo "== serial log (tail)"
+    tail -n 150 "$LOG"
+  fi
+} >"$REPORT"
+
+if ((FAILS > 0)); then
+  {
+    echo "================ e2e FAILED: serial log tail (before Dom0's log dump) ================"
+    awk '/ E2E-DUMP-BEGIN$/ { exit } { print }' "$LOG" | tail -n 80
+    echo "================ daemon log ================"
+    for f in $(lines | sed -n 's/^E2E-FRAME-BEGIN \(log:.*\)/\1/p' | grep -vE '^log:(qemu-dm|xl-|guest-)' | sort -u); do
+      echo "-- $f"
+      frame_of "" "$f" | tail -n 80
+    done
+    echo "================ xl dmesg (tail) ================"
+    frame_of "" xl-dmesg | tail -n 60
+    if [[ -s $BUILD_DIR/qemu.out ]]; then
+      echo "================ QEMU's own output ================"
+      tail -n 20 "$BUILD_DIR/qemu.out"
+    fi
+  } >&2
+fi
+echo "report: $REPORT"
+echo "e2e: $PASSES passed, $FAILS failed"
+((FAILS == 0 && PASSES > 0)) && exit 0
+exit 1
+}
