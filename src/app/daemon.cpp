@@ -46,6 +46,13 @@ Daemon::~Daemon() {
   // 3. Members: server_ unbinds, disables, unmaps and destroys.
 }
 
+void Daemon::domain_gone() {
+  spdlog::info("the domain is gone; Xen has released the ioreq server and its claims");
+  claims_->forget();
+  server_->domain_gone();
+  request_stop();
+}
+
 void Daemon::bar0_changed(std::optional<pci::BarMapping> now) {
   if (now)
     spdlog::info("guest placed BAR0 at {:#x} ({} bytes), decoding on", now->base, now->size);

@@ -105,7 +105,7 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const Se
     if (!gone) return Status(gone.error());
     if (*gone) {
       spdlog::info("domain {} is gone, shutting down", o.domid);
-      d.request_stop();
+      d.domain_gone();
     }
     return Status{};
   });

@@ -31,6 +31,7 @@ Status IoreqServer::acquire() {
   if (!id) return id.error();
   id_ = *id;
   server_ = ScopedRelease([this] {
+    if (domain_gone_) return;
     log_release_failure("destroying ioreq server " + std::to_string(id_),
                         hv_.destroy_ioreq_server(id_));
   });
@@ -42,6 +43,7 @@ Status IoreqServer::acquire() {
 
   if (Status s = hv_.set_ioreq_server_enabled(id_, true); !s) return s;
   enabled_ = ScopedRelease([this] {
+    if (domain_gone_) return;
     log_release_failure("disabling ioreq server " + std::to_string(id_),
                         hv_.set_ioreq_server_enabled(id_, false));
   });

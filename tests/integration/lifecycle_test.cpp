@@ -86,6 +86,7 @@ TEST_F(Lifecycle, GuestDestroyedMeansExitZeroWithinASecondAndNothingLeft) {
 
   const auto t0 = std::chrono::steady_clock::now();
   hv.destroy_domain();  // xl destroy: Xen tears down the ioreq server itself
+  hv.clear_calls();
   store.fire_special("@releaseDomain");
   ASSERT_EQ(rc.wait_for(1s), std::future_status::ready) << "daemon did not notice the guest going";
   EXPECT_EQ(rc.get(), app::kExitOk);
@@ -94,6 +95,9 @@ TEST_F(Lifecycle, GuestDestroyedMeansExitZeroWithinASecondAndNothingLeft) {
   EXPECT_TRUE(hv.servers().empty());
   EXPECT_EQ(hv.mapped_pages(), 0u);
   EXPECT_EQ(hv.bound_ports(), 0u);
+  std::string calls;
+  for (const auto& c : hv.calls()) calls += c.to_string() + "\n";
+  EXPECT_TRUE(calls.empty()) << "no release calls Xen can only refuse:\n" << calls;
   EXPECT_TRUE(std::filesystem::is_empty(run_dir_)) << "instance lock file removed";
 }
 

@@ -54,6 +54,9 @@ class Daemon final : private host::Bar0Listener {
   ioreq::EventLoop& loop() { return loop_; }
   Status run() { return loop_.run(); }
   void request_stop() { loop_.request_stop(); }
+  // The guest was destroyed, and Xen released our server and claims with it:
+  // stop, and tear down only what is ours.
+  void domain_gone();
 
   hv::ServerId server_id() const { return server_->id(); }
   const ioreq::IoreqServer& server() const { return *server_; }

@@ -31,6 +31,13 @@ class Claims {
   // ours. A failed map leaves nothing claimed and is returned.
   Status move_bar0(std::optional<pci::BarMapping> bar0);
 
+  // The domain is gone and Xen has released our claims with it: drop the
+  // records so that teardown makes no calls Xen can only refuse.
+  void forget() {
+    sbdf_claimed_ = false;
+    mmio_.reset();
+  }
+
   bool sbdf_claimed() const { return sbdf_claimed_; }
   std::optional<hv::MmioRange> mmio() const { return mmio_; }
 

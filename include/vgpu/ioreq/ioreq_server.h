@@ -48,6 +48,10 @@ class IoreqServer {
 
   const ServerStats& stats() const { return stats_; }
 
+  // The domain is gone: Xen has destroyed the server with it, so teardown
+  // only releases what is ours (the page mapping, the local ports).
+  void domain_gone() { domain_gone_ = true; }
+
  private:
   IoreqServer(hv::Hypervisor& hv, Dispatcher& dispatcher) : hv_(hv), dispatcher_(dispatcher) {}
   Status acquire();
@@ -63,6 +67,7 @@ class IoreqServer {
   std::vector<hv::Port> local_port_;   // by vCPU
   std::vector<int32_t> vcpu_of_port_;  // by local port; -1 if not ours
   ServerStats stats_;
+  bool domain_gone_ = false;
 
   // Release actions, in acquisition order; destroyed in reverse.
   ScopedRelease server_;
