@@ -56,24 +56,22 @@ Result<hv::Port> SimEventChannels::bind(hv::Port remote_port) {
   }
   const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (efd < 0) return errno_error("eventfd");
+  auto event = std::make_shared<EventFd>(efd);
   const hv::Port local = hv_.alloc_local_port_locked();
-  if (Status s = epoll_add(epoll_fd_, efd, local); !s) {
-    ::close(efd);
-    return s.error();
-  }
-  locals_[local] = Local{efd, remote_port, false};
+  if (Status s = epoll_add(epoll_fd_, efd, local); !s) return s.error();
+  locals_[local] = Local{std::move(event), remote_port};
   hv_.local_owner_[local] = this;
   it->second.bound_by = this;
   it->second.local = local;
   return local;
 }
 
-// Caller holds the hypervisor's mutex.
+// Caller holds the hypervisor's mutex. A vCPU thread may still hold the
+// eventfd to signal it; it is closed when the last holder lets go.
 Status SimEventChannels::release_locked(hv::Port local_port) {
   auto it = locals_.find(local_port);
   if (it == locals_.end()) return unknown_port(local_port);
-  if (!it->second.masked) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.event_fd, nullptr);
-  ::close(it->second.event_fd);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.event->fd, nullptr);
   auto remote = hv_.remote_ports_.find(it->second.remote);
   if (it->second.remote != 0 && remote != hv_.remote_ports_.end()) {
     remote->second.bound_by = nullptr;  // unbound again, as in Xen
@@ -89,41 +87,60 @@ Status SimEventChannels::unbind(hv::Port local_port) {
   return release_locked(local_port);
 }
 
+// Only this handle's thread closes its eventfds (unbind, destructor), so the
+// raw fds used below after unlocking stay valid.
 Result<std::optional<hv::Port>> SimEventChannels::pending() {
-  epoll_event ev{};
-  const int n = ::epoll_wait(epoll_fd_, &ev, 1, 0);
-  if (n < 0 && errno != EINTR) return errno_error("epoll_wait");
-  if (n <= 0) return std::optional<hv::Port>{};  // spurious wake-up
-  const hv::Port port = ev.data.u32;
-  std::lock_guard lock(hv_.mutex_);
-  auto it = locals_.find(port);
-  if (it == locals_.end() || it->second.masked) return std::optional<hv::Port>{};
-  uint64_t count = 0;  // notifications coalesce, as a pending bit does
-  (void)!::read(it->second.event_fd, &count, sizeof count);
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.event_fd, nullptr);
-  it->second.masked = true;  // until unmask(), like the evtchn driver
-  return std::optional<hv::Port>{port};
+  for (;;) {
+    epoll_event ev{};
+    const int n = ::epoll_wait(epoll_fd_, &ev, 1, 0);
+    if (n < 0 && errno != EINTR) return errno_error("epoll_wait");
+    if (n <= 0) return std::optional<hv::Port>{};  // spurious wake-up
+    const hv::Port port = ev.data.u32;
+    int efd = -1;
+    bool deliver = false;
+    {
+      std::lock_guard lock(hv_.mutex_);
+      auto it = locals_.find(port);
+      if (it == locals_.end()) return std::optional<hv::Port>{};
+      Local& l = it->second;
+      // A vCPU that saw the port unmasked may write its eventfd just after
+      // we masked it: keep that notification for unmask() instead.
+      deliver = !l.masked;
+      l.latched = l.latched || l.masked;
+      l.masked = true;  // until unmask(), like the evtchn driver
+      efd = l.event->fd;
+    }
+    drain_fd(efd);  // notifications coalesce, as a pending bit does
+    if (deliver) return std::optional<hv::Port>{port};
+  }
 }
 
 Status SimEventChannels::unmask(hv::Port local_port) {
-  std::lock_guard lock(hv_.mutex_);
-  auto it = locals_.find(local_port);
-  if (it == locals_.end()) return unknown_port(local_port);
-  if (!it->second.masked) return ok_status();
-  if (Status s = epoll_add(epoll_fd_, it->second.event_fd, local_port); !s) return s;
-  it->second.masked = false;
+  int resignal = -1;
+  {
+    std::lock_guard lock(hv_.mutex_);
+    auto it = locals_.find(local_port);
+    if (it == locals_.end()) return unknown_port(local_port);
+    Local& l = it->second;
+    if (l.masked && l.latched) resignal = l.event->fd;
+    l.masked = false;
+    l.latched = false;
+  }
+  if (resignal >= 0) signal_fd(resignal);  // delivered now, once
   return ok_status();
 }
 
 Status SimEventChannels::notify(hv::Port local_port) {
-  std::lock_guard lock(hv_.mutex_);
-  auto it = locals_.find(local_port);
-  if (it == locals_.end()) return unknown_port(local_port);
-  auto remote = hv_.remote_ports_.find(it->second.remote);
-  if (it->second.remote == 0 || remote == hv_.remote_ports_.end()) return ok_status();
-  const int vcpu_fd = hv_.vcpus_.at(remote->second.vcpu)->event_fd;
-  const uint64_t one = 1;
-  (void)!::write(vcpu_fd, &one, sizeof one);
+  int vcpu_fd = -1;
+  {
+    std::lock_guard lock(hv_.mutex_);
+    auto it = locals_.find(local_port);
+    if (it == locals_.end()) return unknown_port(local_port);
+    auto remote = hv_.remote_ports_.find(it->second.remote);
+    if (it->second.remote == 0 || remote == hv_.remote_ports_.end()) return ok_status();
+    vcpu_fd = hv_.vcpus_.at(remote->second.vcpu)->event_fd;
+  }
+  signal_fd(vcpu_fd);  // vCPU fds live as long as the hypervisor
   return ok_status();
 }
 
@@ -132,11 +149,14 @@ size_t SimEventChannels::bound_count() const {
   return locals_.size();
 }
 
-void SimEventChannels::signal_locked(hv::Port local_port) {
+std::shared_ptr<EventFd> SimEventChannels::signal_locked(hv::Port local_port) {
   auto it = locals_.find(local_port);
-  if (it == locals_.end()) return;
-  const uint64_t one = 1;
-  (void)!::write(it->second.event_fd, &one, sizeof one);
+  if (it == locals_.end()) return nullptr;
+  if (it->second.masked) {
+    it->second.latched = true;  // fd() stays unreadable until unmask()
+    return nullptr;
+  }
+  return it->second.event;
 }
 
 void SimEventChannels::remote_closed_locked(hv::Port local_port) {

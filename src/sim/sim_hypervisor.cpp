@@ -90,6 +90,10 @@ Status SimHypervisor::record_locked(SimCall call, Status status) {
 
 void SimHypervisor::violation(std::string text) {
   std::lock_guard lock(mutex_);
+  violation_locked(std::move(text));
+}
+
+void SimHypervisor::violation_locked(std::string text) {
   violations_.push_back(std::move(text));
 }
 
@@ -144,11 +148,10 @@ Result<hv::ServerId> SimHypervisor::create_ioreq_server() {
 // when the emulator goes away with a request in flight).
 void SimHypervisor::release_waiters_locked(hv::ServerId id) {
   for (auto& v : vcpus_) {
-    auto it = v->waiting.find(id);
-    if (it == v->waiting.end()) continue;
-    it->second = true;
-    const uint64_t one = 1;
-    (void)!::write(v->event_fd, &one, sizeof one);
+    // A vCPU that has just finished stores kNotWaiting without the mutex:
+    // only a vCPU still waiting is released.
+    uint8_t waiting = kWaiting;
+    if (v->waiting[id].compare_exchange_strong(waiting, kReleased)) signal_fd(v->event_fd);
   }
 }
 
@@ -240,11 +243,15 @@ Status SimHypervisor::unmap_pcidev(hv::ServerId id, pci::Sbdf sbdf) {
 
 // Overlap is checked against this server's ranges only: two servers may
 // claim the same range, and routing prefers the higher id.
+// Kept sorted, so routing needs no copy or sort per access.
 Status SimHypervisor::map_range_locked(Server& s, hv::MmioRange range) {
   for (const auto& r : s.mmio) {
     if (overlaps(r, range)) return Error{EEXIST, "mmio range overlaps one already mapped"};
   }
-  s.mmio.push_back(range);
+  auto at = std::lower_bound(
+      s.mmio.begin(), s.mmio.end(), range,
+      [](const hv::MmioRange& a, const hv::MmioRange& b) { return a.first < b.first; });
+  s.mmio.insert(at, range);
   return ok_status();
 }
 

@@ -132,7 +132,6 @@ size_t SimHypervisor::bound_ports() const {
 }
 
 uint32_t SimHypervisor::cf8() const {
-  std::lock_guard lock(mutex_);
   return cf8_;
 }
 

@@ -1,6 +1,9 @@
 // Definitions private to the simulator's translation units.
 #pragma once
 
+#include <unistd.h>
+
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -18,21 +21,53 @@ namespace vgpu::sim {
 inline constexpr hv::Port kFirstRemotePort = 3;
 inline constexpr hv::Port kFirstLocalPort = 2048;
 
+// A bound local port's eventfd. Shared, so that a vCPU thread which looked
+// it up under the mutex can still write it after unlocking even if the
+// daemon unbinds the port meanwhile: the fd number is never reused under it.
+struct EventFd {
+  explicit EventFd(int fd_) : fd(fd_) {}
+  ~EventFd() { ::close(fd); }
+  EventFd(const EventFd&) = delete;
+  EventFd& operator=(const EventFd&) = delete;
+  const int fd;
+};
+
+// Adds one to an eventfd's counter (a notification).
+inline void signal_fd(int fd) {
+  const uint64_t one = 1;
+  (void)!::write(fd, &one, sizeof one);  // fails only on counter overflow
+}
+
+// Resets an eventfd's counter to zero (notifications coalesce).
+inline void drain_fd(int fd) {
+  uint64_t count = 0;
+  (void)!::read(fd, &count, sizeof count);  // EAGAIN when already zero
+}
+
 struct SimHypervisor::Server {
   bool enabled = false;
-  std::shared_ptr<ioreq_t> page;    // Xen's synchronous ioreq page
-  std::vector<hv::Port> ports;      // guest-side port per vCPU
-  std::vector<pci::Sbdf> pcidevs;   // XEN_DMOP_IO_RANGE_PCI claims
-  std::vector<hv::MmioRange> mmio;  // XEN_DMOP_IO_RANGE_MEMORY claims, as mapped
+  std::shared_ptr<ioreq_t> page;   // Xen's synchronous ioreq page
+  std::vector<hv::Port> ports;     // guest-side port per vCPU
+  std::vector<pci::Sbdf> pcidevs;  // XEN_DMOP_IO_RANGE_PCI claims
+  // XEN_DMOP_IO_RANGE_MEMORY claims, sorted by first address (they never
+  // overlap within a server), so routing walks them without sorting.
+  std::vector<hv::MmioRange> mmio;
+};
+
+// Whether a vCPU waits on a server, per server id. An atomic rather than
+// mutex-guarded state, so the vCPU looks at it on every wake-up for free.
+enum WaitState : uint8_t {
+  kNotWaiting,
+  kWaiting,
+  kReleased,  // the server was destroyed: complete with all ones
 };
 
 struct SimHypervisor::Vcpu {
   unsigned index = 0;
   int event_fd = -1;  // the vCPU's own notification fd (Xen blocks the vCPU)
   std::atomic<bool> busy{false};
-  // Guarded by the hypervisor's mutex_.
-  bool hung = false;
-  std::map<hv::ServerId, bool> waiting;  // server -> released by destroy
+  bool hung = false;                                        // guarded by the hypervisor's mutex_
+  std::array<std::atomic<uint8_t>, kMaxServers> waiting{};  // WaitState per server id
 };
 
 struct SimHypervisor::Pending {
@@ -43,6 +78,7 @@ struct SimHypervisor::Pending {
   uint8_t last_state = STATE_IOREQ_READY;
   bool done = false;
   ioreq_t response{};
+  std::shared_ptr<EventFd> wake;  // the server's port eventfd to signal after unlocking
 };
 
 inline uint64_t size_mask(unsigned size) {

@@ -25,56 +25,73 @@ const char* state_name(uint8_t state) {
 }  // namespace
 
 // Claims the vCPU for this thread; false if the access cannot happen at all.
-bool SimHypervisor::vcpu_ok(unsigned vcpu, const char* what) {
+bool SimHypervisor::claim_vcpu_locked(unsigned vcpu, const char* what) {
   if (vcpu >= vcpus_.size()) {
-    violation(
+    violation_locked(
         format("guest used vCPU %u for %s, but the domain has %zu", vcpu, what, vcpus_.size()));
     return false;
   }
   if (vcpus_[vcpu]->busy.exchange(true)) {
-    violation(format("two threads drove vCPU %u at once (%s)", vcpu, what));
+    violation_locked(format("two threads drove vCPU %u at once (%s)", vcpu, what));
     return false;
   }
-  std::lock_guard lock(mutex_);
   if (exists_ && !crashed_ && !vcpus_[vcpu]->hung) return true;
   vcpus_[vcpu]->busy = false;  // a dead domain or stuck vCPU runs nothing
   return false;
 }
 
-ioreq_t SimHypervisor::run_requests(unsigned vcpu, ioreq_t req,
-                                    const std::vector<hv::ServerId>& targets) {
+// One access: publish, wake each server, wait. The request lives on the
+// stack (at most one Pending per server slot), so nothing is allocated.
+ioreq_t SimHypervisor::run_requests(unsigned vcpu, const ioreq_t& req, Route route) {
   ioreq_t result = req;
   if (req.dir == IOREQ_READ) result.data = ~uint64_t{0};  // reads of nothing
-  if (targets.empty() || !vcpu_ok(vcpu, ioreq::type_name(req.type))) return result;
+  std::array<Pending, kMaxServers> pending;
+  const size_t n = publish_all(vcpu, req, route, pending);
+  if (n == 0) return result;
+  for (size_t i = 0; i < n; ++i) pending[i].response = result;
+  // Outside the mutex, so that the woken server does not run into it.
+  for (size_t i = 0; i < n; ++i) {
+    if (pending[i].wake) signal_fd(pending[i].wake->fd);
+    pending[i].wake.reset();
+  }
   Vcpu& v = *vcpus_[vcpu];
-
-  std::vector<Pending> pending;
-  {
-    std::lock_guard lock(mutex_);
-    for (hv::ServerId id : targets) {
-      const Server* s = server_locked(id);
-      if (s == nullptr || !s->enabled) continue;  // went away meanwhile
-      Pending p{id, s->page, s->page.get() + vcpu, s->ports[vcpu]};
-      p.response = result;
-      pending.push_back(std::move(p));
-      v.waiting[id] = false;
-    }
-  }
-  for (Pending& p : pending) p.done = !publish(v, p, req);
-  wait_all(v, pending);
-  {
-    std::lock_guard lock(mutex_);
-    v.waiting.clear();
-  }
+  wait_all(v, std::span(pending).first(n));
+  for (size_t i = 0; i < n; ++i) v.waiting[pending[i].server] = kNotWaiting;
   v.busy = false;
-  return pending.size() == 1 ? pending.front().response : result;
+  return n == 1 ? pending[0].response : result;
 }
 
-bool SimHypervisor::publish(Vcpu& v, Pending& p, const ioreq_t& req) {
+// Routes the request, claims the vCPU and publishes the request in every
+// target's slot, all under one acquisition of the mutex. Returns how many
+// servers the vCPU now waits for; 0 means no server takes it, or the vCPU
+// cannot run (then it is not claimed).
+size_t SimHypervisor::publish_all(unsigned vcpu, const ioreq_t& req, Route route,
+                                  std::span<Pending> pending) {
+  std::array<hv::ServerId, kMaxServers> ids{};
+  std::lock_guard lock(mutex_);
+  const size_t n = targets_locked(req, route, ids);
+  if (n == 0 || !claim_vcpu_locked(vcpu, ioreq::type_name(req.type))) return 0;
+  Vcpu& v = *vcpus_[vcpu];
+  for (size_t i = 0; i < n; ++i) {
+    const Server& s = *servers_.at(ids[i]);
+    Pending& p = pending[i];
+    p.server = ids[i];
+    p.page = s.page;  // a destroy must not free the slot under the vCPU
+    p.slot = s.page.get() + vcpu;
+    p.port = s.ports[vcpu];
+    v.waiting[p.server] = kWaiting;
+    p.done = !publish_locked(v, p, req);
+  }
+  return n;
+}
+
+// Writes the request into the slot and marks it READY; leaves in p.wake the
+// eventfd to signal once the mutex is released.
+bool SimHypervisor::publish_locked(Vcpu& v, Pending& p, const ioreq_t& req) {
   const uint8_t state = ioreq::load_state(p.slot);
   if (state != STATE_IOREQ_NONE) {
     crashed_ = true;
-    violation(
+    violation_locked(
         format("domain crashed: device model set bad IO state %s in vCPU %u's slot of "
                "server %u before a new request",
                state_name(state), v.index, unsigned{p.server}));
@@ -87,20 +104,20 @@ bool SimHypervisor::publish(Vcpu& v, Pending& p, const ioreq_t& req) {
   p.slot->size = req.size;
   p.slot->type = req.type;
   // Byte 30 holds the flags and the state: written in one release store so
-  // that the server never sees READY before the fields.
+  // that the server never sees READY before the fields. It precedes the
+  // notification, also one latched for a masked port.
   const auto flags = static_cast<uint8_t>((req.data_is_ptr & 1u) << 4 | (req.dir & 1u) << 5 |
                                           (req.df & 1u) << 6 | STATE_IOREQ_READY);
   __atomic_store_n(ioreq::state_byte(p.slot), flags, __ATOMIC_RELEASE);
 
-  std::lock_guard lock(mutex_);
   auto it = remote_ports_.find(p.port);
   if (it != remote_ports_.end() && it->second.bound_by != nullptr) {
-    it->second.bound_by->signal_locked(it->second.local);
+    p.wake = it->second.bound_by->signal_locked(it->second.local);
   }  // else: like EVTCHNOP_send on an unbound port, the event is lost
   return true;
 }
 
-void SimHypervisor::wait_all(Vcpu& v, std::vector<Pending>& pending) {
+void SimHypervisor::wait_all(Vcpu& v, std::span<Pending> pending) {
   const auto deadline = Clock::now() + config_.response_timeout;
   auto open = [&] {
     return std::any_of(pending.begin(), pending.end(), [](const Pending& p) { return !p.done; });
@@ -129,10 +146,7 @@ void SimHypervisor::wait_all(Vcpu& v, std::vector<Pending>& pending) {
 
 // One look at a slot after a wake-up.
 bool SimHypervisor::poll_slot(Vcpu& v, Pending& p) {
-  {
-    std::lock_guard lock(mutex_);
-    if (v.waiting[p.server]) return p.done = true;  // server destroyed: all ones
-  }
+  if (v.waiting[p.server] == kReleased) return p.done = true;  // server destroyed: all ones
   const uint8_t state = ioreq::load_state(p.slot);
   if (state == p.last_state && state != STATE_IORESP_READY) return false;  // spurious
   p.done = true;

@@ -23,11 +23,9 @@ std::pair<uint64_t, uint64_t> access_span(const ioreq_t& req) {
   return {req.addr, req.addr + count * size - 1};
 }
 
-// Whether [first, last] lies inside the union of `ranges` (Xen keeps claims
-// in a rangeset, which merges adjacent ranges).
-bool covered(std::vector<hv::MmioRange> ranges, uint64_t first, uint64_t last) {
-  std::sort(ranges.begin(), ranges.end(),
-            [](const hv::MmioRange& a, const hv::MmioRange& b) { return a.first < b.first; });
+// Whether [first, last] lies inside the union of `ranges`, sorted by first
+// address (Xen keeps claims in a rangeset, which merges adjacent ranges).
+bool covered(const std::vector<hv::MmioRange>& ranges, uint64_t first, uint64_t last) {
   uint64_t next = first;
   for (const auto& r : ranges) {
     if (r.first > next) break;
@@ -98,19 +96,26 @@ std::optional<hv::ServerId> SimHypervisor::select_locked(const ioreq_t& req) con
   return std::nullopt;
 }
 
-ioreq_t SimHypervisor::issue(unsigned vcpu, const ioreq_t& request,
-                             std::optional<hv::ServerId> server) {
-  std::vector<hv::ServerId> targets;
-  {
-    std::lock_guard lock(mutex_);
-    if (server) {
-      const Server* s = server_locked(*server);
-      if (s != nullptr && s->enabled) targets.push_back(*server);
-    } else if (auto id = select_locked(request)) {
-      targets.push_back(*id);
+size_t SimHypervisor::targets_locked(const ioreq_t& req, Route route,
+                                     std::array<hv::ServerId, kMaxServers>& out) const {
+  size_t n = 0;
+  if (route.kind == Route::kByXen) {
+    if (auto id = select_locked(req)) out[n++] = *id;
+  } else if (route.kind == Route::kToServer) {
+    const Server* s = server_locked(route.server);
+    if (s != nullptr && s->enabled) out[n++] = route.server;
+  } else {
+    for (const auto& [id, s] : servers_) {
+      if (s->enabled) out[n++] = id;
     }
   }
-  return run_requests(vcpu, request, targets);
+  return n;
+}
+
+ioreq_t SimHypervisor::issue(unsigned vcpu, const ioreq_t& request,
+                             std::optional<hv::ServerId> server) {
+  return run_requests(vcpu, request,
+                      server ? Route{Route::kToServer, *server} : Route{Route::kByXen});
 }
 
 void SimHypervisor::broadcast_invalidate(unsigned vcpu) {
@@ -120,14 +125,7 @@ void SimHypervisor::broadcast_invalidate(unsigned vcpu) {
   req.size = 4;
   req.dir = IOREQ_WRITE;
   req.data = ~uint64_t{0};
-  std::vector<hv::ServerId> targets;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, s] : servers_) {
-      if (s->enabled) targets.push_back(id);
-    }
-  }
-  (void)run_requests(vcpu, req, targets);
+  (void)run_requests(vcpu, req, Route{Route::kAllEnabled});
 }
 
 uint32_t SimHypervisor::pio_read(unsigned vcpu, uint16_t port, unsigned size) {
@@ -138,40 +136,30 @@ uint32_t SimHypervisor::pio_read(unsigned vcpu, uint16_t port, unsigned size) {
 
 void SimHypervisor::pio_write(unsigned vcpu, uint16_t port, unsigned size, uint32_t value) {
   if (port == pci::kConfigAddressPort && size == 4) {
-    std::lock_guard lock(mutex_);  // Xen latches CF8 per domain
-    cf8_ = value;
+    cf8_ = value;  // Xen latches CF8 per domain
     return;
   }
   if (is_config_data_port(port)) config_port_write(vcpu, port, size, value);
 }
 
 uint32_t SimHypervisor::config_port_read(unsigned vcpu, uint16_t port, unsigned size) {
-  std::vector<hv::ServerId> targets;
-  ioreq_t req{};
-  {
-    std::lock_guard lock(mutex_);
-    if ((cf8_ & pci::kConfigAddressEnable) == 0) return static_cast<uint32_t>(size_mask(size));
-    req = config_request(cf8_, port, size, true, 0);
-    if (auto id = select_locked(req)) targets.push_back(*id);
-  }
-  return static_cast<uint32_t>(run_requests(vcpu, req, targets).data & size_mask(size));
+  const uint32_t cf8 = cf8_;
+  if ((cf8 & pci::kConfigAddressEnable) == 0) return static_cast<uint32_t>(size_mask(size));
+  const ioreq_t req = config_request(cf8, port, size, true, 0);
+  return static_cast<uint32_t>(run_requests(vcpu, req, Route{}).data & size_mask(size));
 }
 
 void SimHypervisor::config_port_write(unsigned vcpu, uint16_t port, unsigned size, uint32_t value) {
-  std::vector<hv::ServerId> targets;
-  ioreq_t req{};
-  {
-    std::lock_guard lock(mutex_);
-    if ((cf8_ & pci::kConfigAddressEnable) == 0) return;
-    req = config_request(cf8_, port, size, false, value);
-    if (auto id = select_locked(req)) targets.push_back(*id);
-  }
-  if (!targets.empty()) (void)run_requests(vcpu, req, targets);
+  const uint32_t cf8 = cf8_;
+  if ((cf8 & pci::kConfigAddressEnable) == 0) return;
+  (void)run_requests(vcpu, config_request(cf8, port, size, false, value), Route{});
 }
 
+// An access inside RAM is checked with contains() first, so the common
+// device access never pays for building guest_read()'s error message.
 uint64_t SimHypervisor::mmio_read(unsigned vcpu, uint64_t gpa, unsigned size) {
   uint64_t value = 0;
-  if (size <= sizeof value &&
+  if (size <= sizeof value && memory_.contains(gpa, size) &&
       memory_.guest_read(gpa, std::as_writable_bytes(std::span(&value, 1)).first(size))) {
     return value;  // ordinary RAM: never reaches an ioreq server
   }
@@ -180,7 +168,7 @@ uint64_t SimHypervisor::mmio_read(unsigned vcpu, uint64_t gpa, unsigned size) {
 }
 
 void SimHypervisor::mmio_write(unsigned vcpu, uint64_t gpa, unsigned size, uint64_t value) {
-  if (size <= sizeof value &&
+  if (size <= sizeof value && memory_.contains(gpa, size) &&
       memory_.guest_write(gpa, std::as_bytes(std::span(&value, 1)).first(size))) {
     return;
   }

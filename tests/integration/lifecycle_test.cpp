@@ -37,8 +37,8 @@ class Lifecycle : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(run_dir_); }
 
   // Runs serve() on its own thread; returns its exit code through a future.
-  // The store is not thread-safe, so the test learns of Connected through
-  // the store's change observer, which runs on the daemon's thread.
+  // The test learns of Connected from the store's change observer, at the
+  // moment the daemon writes it.
   std::future<int> serve_async(sim::SimHypervisor& hv, xenstore::FakeStore& store) {
     const std::string state = "/local/domain/0/backend/vgpu/7/0/state";
     store.set_change_observer([&store, state, this](const std::string& path) {

@@ -196,6 +196,72 @@ TEST(SimEventChannels, MaskedPortDeliversAfterUnmask) {
   EXPECT_TRUE(hv.violations().empty());
 }
 
+// One enabled server claiming a page of MMIO, both vCPUs' ports bound; the
+// test answers requests by hand.
+struct TwoPortRig {
+  TwoPortRig() : id(ok(hv.create_ioreq_server())), page(ok(hv.map_ioreq_page(id))) {
+    EXPECT_TRUE(hv.set_ioreq_server_enabled(id, true));
+    EXPECT_TRUE(hv.map_mmio_range(id, {0xF0000000, 0xF0000FFF}));
+    p0 = ok(ev.bind(page[0].vp_eport));
+    p1 = ok(ev.bind(page[1].vp_eport));
+  }
+  void answer(unsigned vcpu, hv::Port port) {
+    ioreq::store_state(&page[vcpu], STATE_IOREQ_INPROCESS);
+    ioreq::store_state(&page[vcpu], STATE_IORESP_READY);
+    EXPECT_TRUE(ev.notify(port));
+  }
+  void wait_ready(unsigned vcpu, uint64_t addr) {
+    while (ioreq::load_state(&page[vcpu]) != STATE_IOREQ_READY || page[vcpu].addr != addr) {
+      std::this_thread::yield();
+    }
+  }
+  bool readable_within(int ms) {
+    pollfd pfd{ev.fd(), POLLIN, 0};
+    return ::poll(&pfd, 1, ms) == 1;
+  }
+  SimHypervisor hv{SimConfig{.vcpus = 2, .response_timeout = std::chrono::milliseconds(2000)}};
+  hv::ServerId id;
+  ioreq_t* page;
+  hv::EventChannels& ev = hv.event_channels();
+  hv::Port p0 = 0, p1 = 0;
+};
+
+// Masking is emulated without touching the epoll set: a notification for a
+// masked port is latched, leaves fd() unreadable (a polling daemon must not
+// spin) and does not hide other ports; unmask() delivers it exactly once.
+TEST(SimEventChannels, NotificationWhileMaskedIsDeliveredOnceAfterUnmask) {
+  TwoPortRig r;
+  std::thread vcpu0([&] {
+    r.hv.mmio_write(0, 0xF0000000, 4, 1);
+    r.hv.mmio_write(0, 0xF0000004, 4, 2);
+  });
+  ASSERT_TRUE(r.readable_within(2000));
+  ASSERT_EQ(ok(r.ev.pending()), r.p0);
+  r.answer(0, r.p0);
+  r.wait_ready(0, 0xF0000004);  // notified while p0 is masked
+  EXPECT_FALSE(r.readable_within(50)) << "a masked, notified port made fd() readable";
+  EXPECT_EQ(ok(r.ev.pending()), std::nullopt);
+
+  std::thread vcpu1([&] { (void)r.hv.mmio_read(1, 0xF0000008, 4); });
+  ASSERT_TRUE(r.readable_within(2000));
+  EXPECT_EQ(ok(r.ev.pending()), r.p1);  // other ports are not held up
+  r.answer(1, r.p1);
+  vcpu1.join();
+  ASSERT_TRUE(r.ev.unmask(r.p1));
+  EXPECT_FALSE(readable(r.ev.fd()));
+
+  ASSERT_TRUE(r.ev.unmask(r.p0));
+  ASSERT_TRUE(r.readable_within(2000));
+  EXPECT_EQ(ok(r.ev.pending()), r.p0);
+  EXPECT_EQ(ok(r.ev.pending()), std::nullopt);  // once, not again
+  EXPECT_FALSE(readable(r.ev.fd()));
+  r.answer(0, r.p0);
+  vcpu0.join();
+  ASSERT_TRUE(r.ev.unmask(r.p0));
+  EXPECT_FALSE(readable(r.ev.fd()));
+  EXPECT_TRUE(r.hv.violations().empty());
+}
+
 TEST(SimEventChannels, UnboundPortHangsTheVcpuWithAHint) {
   SimHypervisor hv(SimConfig{.response_timeout = std::chrono::milliseconds(100)});
   const auto id = ok(hv.create_ioreq_server());

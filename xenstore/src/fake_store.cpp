@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 
 namespace vgpu::xenstore {
 
@@ -127,10 +129,12 @@ FakeStore::~FakeStore() {
 }
 
 Result<std::string> FakeStore::read(const std::string& path) {
+  std::lock_guard lock(mu_);
   return TreeEditor(tree_).read(path);
 }
 
 Result<std::vector<std::string>> FakeStore::list(const std::string& path) {
+  std::lock_guard lock(mu_);
   return TreeEditor(tree_).list(path);
 }
 
@@ -151,61 +155,94 @@ Status FakeStore::set_permissions(const std::string& path, const Permissions& pe
 }
 
 // A direct operation is a one-step edit of the live tree, visible at once.
+// `op` only touches the editor, never this store, so it may run locked.
 Status FakeStore::edit_live(const std::function<Status(StoreOps&)>& op) {
-  TreeEditor editor(tree_);
-  Status result = op(editor);
-  publish_changes(editor.changed, editor.removed);
+  Notice notice;
+  Status result = ok_status();
+  {
+    std::lock_guard lock(mu_);
+    TreeEditor editor(tree_);
+    result = op(editor);
+    notice = publish_changes_locked(editor.changed, editor.removed);
+  }
+  deliver(notice);
   return result;
 }
 
+// The body runs unlocked on a snapshot: it may call this store (a test
+// playing another writer does), and a change by anyone between snapshot
+// and commit is a conflict, exactly as xenstored's EAGAIN.
 Status FakeStore::transact(const std::function<Status(StoreOps&)>& body) {
   for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
-    const uint64_t started_at = generation_;
-    Tree copy = tree_;
+    uint64_t started_at = 0;
+    Tree copy;
+    {
+      std::lock_guard lock(mu_);
+      started_at = generation_;
+      copy = tree_;
+    }
     TreeEditor editor(copy);
     if (auto st = body(editor); !st) return st;
-    if (failing_commits_ > 0) {
-      --failing_commits_;
-      continue;
-    }
-    if (generation_ != started_at) continue;  // someone wrote meanwhile: retry
-    tree_ = std::move(copy);
-    ++commits_;
-    publish_changes(editor.changed, editor.removed);
+    auto notice = try_commit(std::move(copy), started_at, editor.changed, editor.removed);
+    if (!notice) continue;
+    deliver(*notice);
     return ok_status();
   }
   return Error{EAGAIN, "XenStore transaction still conflicting after " +
                            std::to_string(kMaxTransactionAttempts) + " attempts"};
 }
 
+std::optional<FakeStore::Notice> FakeStore::try_commit(Tree&& copy, uint64_t started_at,
+                                                       const std::vector<std::string>& changed,
+                                                       const std::set<std::string>& removed) {
+  std::lock_guard lock(mu_);
+  if (failing_commits_ > 0) {
+    --failing_commits_;
+    return std::nullopt;
+  }
+  if (generation_ != started_at) return std::nullopt;  // someone wrote meanwhile
+  tree_ = std::move(copy);
+  ++commits_;
+  return publish_changes_locked(changed, removed);
+}
+
+void FakeStore::deliver(const Notice& notice) {
+  if (!notice.observer) return;
+  for (const auto& path : notice.changed) notice.observer(path);
+}
+
 Status FakeStore::watch(const std::string& path, const std::string& token) {
   if (path.empty() || (path.front() != '@' && !valid_node_path(path))) {
     return Error{EINVAL, "invalid XenStore watch path '" + path + "'"};
   }
+  std::lock_guard lock(mu_);
   watches_.push_back(WatchEvent{path, token});
-  queue_event(WatchEvent{path, token});  // xenstored fires every new watch once
+  queue_event_locked(WatchEvent{path, token});  // xenstored fires every new watch once
   return ok_status();
 }
 
 Status FakeStore::unwatch(const std::string& path, const std::string& token) {
+  std::lock_guard lock(mu_);
   auto it = std::find(watches_.begin(), watches_.end(), WatchEvent{path, token});
   if (it == watches_.end()) return Error{ENOENT, "no watch on " + path + " token " + token};
   watches_.erase(it);
   std::erase_if(pending_, [&](const WatchEvent& e) { return e.token == token; });
-  return sync_event_fd();
+  return sync_event_fd_locked();
 }
 
 Result<std::optional<WatchEvent>> FakeStore::read_watch() {
+  std::lock_guard lock(mu_);
   if (pending_.empty()) return std::optional<WatchEvent>{};
   WatchEvent event = std::move(pending_.front());
   pending_.pop_front();
-  if (auto st = sync_event_fd(); !st) return st.error();
+  if (auto st = sync_event_fd_locked(); !st) return st.error();
   return std::optional<WatchEvent>{std::move(event)};
 }
 
 // Keeps the eventfd readable exactly while events wait, like a level-
-// triggered fd: a reader that polls never spins on an empty queue.
-Status FakeStore::sync_event_fd() {
+// triggered fd: a reader that polls never spins on an empty queue. Queue
+// and counter change together under mu_, so they never disagree.
+Status FakeStore::sync_event_fd_locked() {
   if (!pending_.empty()) return ok_status();
   uint64_t drained = 0;  // reading resets the eventfd counter to zero
   if (::read(event_fd_, &drained, sizeof drained) < 0 && errno != EAGAIN) {
@@ -215,18 +252,31 @@ Status FakeStore::sync_event_fd() {
 }
 
 void FakeStore::fire_special(const std::string& path) {
+  std::lock_guard lock(mu_);
   for (const auto& w : watches_) {
-    if (w.path == path) queue_event(w);
+    if (w.path == path) queue_event_locked(w);
   }
 }
 
+void FakeStore::fail_next_commits(int n) {
+  std::lock_guard lock(mu_);
+  failing_commits_ = n;
+}
+
+void FakeStore::set_change_observer(std::function<void(const std::string&)> observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
 std::optional<Permissions> FakeStore::permissions(const std::string& path) const {
+  std::lock_guard lock(mu_);
   auto it = tree_.find(path);
   if (it == tree_.end()) return std::nullopt;
   return it->second.perms;
 }
 
 std::vector<std::string> FakeStore::paths() const {
+  std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& [path, node] : tree_) {
     if (path != "/") out.push_back(path);
@@ -234,9 +284,14 @@ std::vector<std::string> FakeStore::paths() const {
   return out;
 }
 
-void FakeStore::publish_changes(const std::vector<std::string>& changed,
-                                const std::set<std::string>& removed) {
-  if (changed.empty()) return;
+int FakeStore::commits() const {
+  std::lock_guard lock(mu_);
+  return commits_;
+}
+
+FakeStore::Notice FakeStore::publish_changes_locked(const std::vector<std::string>& changed,
+                                                    const std::set<std::string>& removed) {
+  if (changed.empty()) return {};
   ++generation_;
   std::vector<WatchEvent> fired;  // in change order, one per (path, token)
   auto fire = [&](const std::string& path, const std::string& token) {
@@ -253,13 +308,12 @@ void FakeStore::publish_changes(const std::vector<std::string>& changed,
       }
     }
   }
-  for (auto& event : fired) queue_event(std::move(event));
-  if (observer_) {
-    for (const auto& path : changed) observer_(path);
-  }
+  for (auto& event : fired) queue_event_locked(std::move(event));
+  // A copy, so a test may replace the observer from inside its callback.
+  return observer_ ? Notice{observer_, changed} : Notice{};
 }
 
-void FakeStore::queue_event(WatchEvent event) {
+void FakeStore::queue_event_locked(WatchEvent event) {
   pending_.push_back(std::move(event));
   const uint64_t one = 1;
   // An eventfd write only fails on counter overflow, which cannot happen here.

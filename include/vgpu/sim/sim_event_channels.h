@@ -1,23 +1,28 @@
 // A xenevtchn handle onto the simulated hypervisor's event channels.
 //
 // Each bound local port owns an eventfd that the guest side signals; fd() is
-// an epoll instance over the eventfds of the *unmasked* ports, registered
-// level-triggered, so it stays readable while any unmasked port is pending.
-// pending() hands out one ready port, consumes its notifications and masks it
-// (drops it from the epoll set); unmask() puts it back, so a notification
-// that arrived meanwhile is delivered then, as with the Linux evtchn driver.
+// an epoll instance over all of them, registered level-triggered, so it is
+// readable while any unmasked port is pending. pending() hands out one ready
+// port, consumes its notifications and masks it until unmask(), as the Linux
+// evtchn driver does. Masking is emulated in user space, with no epoll_ctl
+// per event: a notification for a masked port is not written to its eventfd
+// but latched, so fd() does not turn readable for it (a polling daemon
+// cannot spin on it), and unmask() re-signals the eventfd if one was
+// latched, so it is delivered then, exactly once.
 //
 // Thread-compatible, like a xenevtchn handle: one thread uses a handle. The
 // guest side signals it from vCPU threads through the hypervisor, safely.
 #pragma once
 
 #include <map>
+#include <memory>
 
 #include "vgpu/hv/hypervisor.h"
 
 namespace vgpu::sim {
 
 class SimHypervisor;
+struct EventFd;
 
 class SimEventChannels final : public hv::EventChannels {
  public:
@@ -44,13 +49,17 @@ class SimEventChannels final : public hv::EventChannels {
   explicit SimEventChannels(SimHypervisor& hv);
 
   struct Local {
-    int event_fd = -1;
+    std::shared_ptr<EventFd> event;
     hv::Port remote = 0;  // 0 once the remote end has been closed
     bool masked = false;
+    bool latched = false;  // notified while masked: deliver on unmask
   };
 
   // Caller holds the hypervisor's mutex.
-  void signal_locked(hv::Port local_port);
+  // A guest-side notification: returns the eventfd the caller must signal
+  // once it has released the mutex, or nullptr (unbound, or masked and now
+  // latched).
+  std::shared_ptr<EventFd> signal_locked(hv::Port local_port);
   void remote_closed_locked(hv::Port local_port);
   Status release_locked(hv::Port local_port);
 

@@ -20,6 +20,7 @@
 // are thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -140,7 +142,7 @@ class SimHypervisor final : public hv::Hypervisor {
   std::vector<hv::ServerId> servers() const;
   bool server_enabled(hv::ServerId id) const;
   std::vector<pci::Sbdf> pcidevs(hv::ServerId id) const;
-  std::vector<hv::MmioRange> mmio_ranges(hv::ServerId id) const;
+  std::vector<hv::MmioRange> mmio_ranges(hv::ServerId id) const;  // sorted by address
   // Which server a config access to `sbdf` / a memory access to [first,
   // last] would reach now; nullopt means the default device model.
   std::optional<hv::ServerId> route_pcidev(pci::Sbdf sbdf) const;
@@ -170,12 +172,21 @@ class SimHypervisor final : public hv::Hypervisor {
   };
   struct Pending;  // one request a vCPU has published and waits for
 
+  // Which servers a guest access goes to: Xen's routing, one given server
+  // (if enabled), or every enabled server (INVALIDATE). Resolved under
+  // mutex_ when the request is published.
+  struct Route {
+    enum Kind : uint8_t { kByXen, kToServer, kAllEnabled } kind = kByXen;
+    hv::ServerId server = 0;
+  };
+
   // All private helpers named *_locked expect mutex_ held.
   Status check_domain_locked() const;
   Result<Server*> find_server_locked(hv::ServerId id);
   const Server* server_locked(hv::ServerId id) const;  // nullptr if none
   Status record_locked(SimCall call, Status status);
   void violation(std::string text);
+  void violation_locked(std::string text);
   hv::Port alloc_remote_port_locked(hv::ServerId id, unsigned vcpu);
   hv::Port alloc_local_port_locked();
   void free_server_locked(hv::ServerId id);
@@ -184,10 +195,13 @@ class SimHypervisor final : public hv::Hypervisor {
   Status unmap_range_locked(Server& s, hv::MmioRange range);
 
   std::optional<hv::ServerId> select_locked(const ioreq_t& req) const;
-  bool vcpu_ok(unsigned vcpu, const char* what);
-  ioreq_t run_requests(unsigned vcpu, ioreq_t req, const std::vector<hv::ServerId>& targets);
-  bool publish(Vcpu& v, Pending& p, const ioreq_t& req);
-  void wait_all(Vcpu& v, std::vector<Pending>& pending);
+  size_t targets_locked(const ioreq_t& req, Route route,
+                        std::array<hv::ServerId, kMaxServers>& out) const;
+  bool claim_vcpu_locked(unsigned vcpu, const char* what);
+  ioreq_t run_requests(unsigned vcpu, const ioreq_t& req, Route route);
+  size_t publish_all(unsigned vcpu, const ioreq_t& req, Route route, std::span<Pending> pending);
+  bool publish_locked(Vcpu& v, Pending& p, const ioreq_t& req);
+  void wait_all(Vcpu& v, std::span<Pending> pending);
   bool poll_slot(Vcpu& v, Pending& p);
   void report_hang(unsigned vcpu, const Pending& p);
   uint32_t config_port_read(unsigned vcpu, uint16_t port, unsigned size);
@@ -207,7 +221,7 @@ class SimHypervisor final : public hv::Hypervisor {
   std::vector<std::string> violations_;
   std::map<hv::Port, SimEventChannels*> local_owner_;  // every bound local port
   hv::Port next_local_port_ = 0;
-  uint32_t cf8_ = 0;
+  std::atomic<uint32_t> cf8_{0};  // lock-free: the guest serialises CF8/CFC pairs itself
   bool exists_ = true;
   bool dying_ = false;
   std::atomic<bool> crashed_{false};
