@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Builds everything with warnings as errors and runs the whole test suite
-# through CTest. This is exactly what CI runs (.ci/run).
+# Builds everything with warnings as errors and runs every test: this is
+# exactly what CI runs (.ci/run). In order, cheapest first:
+#   1. unit, integration and launcher tests (CTest)
+#   2. the end-to-end test under a real Xen 4.17 in QEMU (tests/e2e/run.sh)
+#   3. the whole suite again under ASan+UBSan and under TSan
+#   4. both libFuzzer targets, 60 s each
+# Set VGPU_QUICK=1 to run step 1 only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-ci"
@@ -8,3 +13,8 @@ build="$root/build-ci"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVGPU_WERROR=ON
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -LE e2e
+[[ ${VGPU_QUICK:-0} == 1 ]] && exit 0
+
+"$root/tests/e2e/run.sh" --daemon "$build/src/app/vgpu-ioreqd" "$build/e2e"
+"$root/scripts/sanitize.sh"
+"$root/fuzz/run.sh" 60
