@@ -51,62 +51,39 @@ ioreq_t config_request(uint8_t dir, uint32_t offset, uint32_t size, uint32_t dat
                       size, data);
 }
 
-PathRig::PathRig(bool with_claims)
-    : hv_(sim_config(1)),
-      host_(kSbdf, device::StubConfig{}, hv_),
-      dispatcher_(host_, hv_.guest_memory()) {
+struct PathRig::DeviceOnly {
+  explicit DeviceOnly(sim::SimHypervisor& hv)
+      : host(kSbdf, device::StubConfig{}, hv), dispatcher(host, hv.guest_memory()) {}
+  host::DeviceHost host;
+  ioreq::Dispatcher dispatcher;
+};
+
+PathRig::PathRig(bool with_claims) : hv_(sim_config(1)) {
   if (with_claims) {
-    auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
-    if (!server) fail("starting the ioreq server", server.error());
-    server_ = std::move(*server);
-    claims_ = std::make_unique<host::Claims>(hv_, server_->id(), kSbdf);
-    if (Status s = claims_->claim_sbdf(); !s) fail("claiming the SBDF", s.error());
-    host_.set_bar0_listener(this);
+    auto daemon = app::Daemon::start(hv_, {kSbdf, device::StubConfig{}});
+    if (!daemon) fail("starting the daemon", daemon.error());
+    daemon_ = std::move(*daemon);
+    dispatcher_ = &daemon_->dispatcher();
+  } else {
+    device_only_ = std::make_unique<DeviceOnly>(hv_);
+    dispatcher_ = &device_only_->dispatcher;
   }
   ioreq_t bar = config_request(IOREQ_WRITE, pci::kBar0, 4, static_cast<uint32_t>(kBar0A));
   ioreq_t cmd = config_request(IOREQ_WRITE, pci::kCommand, 2, pci::kCommandMemorySpace);
-  dispatcher_.dispatch(bar);
-  dispatcher_.dispatch(cmd);
+  dispatcher_->dispatch(bar);
+  dispatcher_->dispatch(cmd);
+  // The daemon logs a failed claim and goes on; a benchmark must not.
+  if (daemon_ && daemon_->claims().mmio() != hv::MmioRange{kBar0A, kBar0A + 0xfff})
+    throw std::runtime_error("BAR0 is not claimed at kBar0A");
 }
 
-PathRig::~PathRig() {
-  host_.set_bar0_listener(nullptr);
-}
+PathRig::~PathRig() = default;
 
-void PathRig::bar0_changed(std::optional<pci::BarMapping> now) {
-  if (Status s = claims_->move_bar0(now); !s) fail("moving BAR0", s.error());
-}
-
-ServingRig::ServingRig(unsigned vcpus)
-    : hv_(sim_config(vcpus)),
-      host_(kSbdf, device::StubConfig{}, hv_),
-      dispatcher_(host_, hv_.guest_memory()) {
-  auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
-  if (!server) fail("starting the ioreq server", server.error());
-  server_ = std::move(*server);
-  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), kSbdf);
-  if (Status s = claims_->claim_sbdf(); !s) fail("claiming the SBDF", s.error());
-  host_.set_bar0_listener(this);
-  loop_.add(server_->fd(), [this] { return server_->on_event(); });
-  thread_ = std::thread([this] {
-    if (Status s = loop_.run(); !s) fail("event loop", s.error());
-  });
+ServingRig::ServingRig(unsigned vcpus) : hv_(sim_config(vcpus)), daemon_(hv_, {kSbdf, {}}) {
   sim::SimGuest guest(hv_, 0);
   guest.config_write(kSbdf, pci::kBar0, 4, static_cast<uint32_t>(kBar0A));
   guest.config_write(kSbdf, pci::kCommand, 2, pci::kCommandMemorySpace);
   if (guest.bar0_read(kSbdf, 0x4, 4) != 0) throw std::runtime_error("BAR0 does not answer");
-}
-
-ServingRig::~ServingRig() {
-  loop_.request_stop();
-  thread_.join();
-  host_.set_bar0_listener(nullptr);
-  claims_.reset();
-  server_->drain();
-}
-
-void ServingRig::bar0_changed(std::optional<pci::BarMapping> now) {
-  if (Status s = claims_->move_bar0(now); !s) fail("moving BAR0", s.error());
 }
 
 }  // namespace vgpu::bench

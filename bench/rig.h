@@ -1,21 +1,20 @@
 // Test rigs shared by the benchmarks and the callgrind driver: the real
-// dispatcher, device host and claims, wired as app::Daemon wires them, against
-// the simulated hypervisor. Nothing here is a stand-in for our own code; only
-// Xen is simulated.
+// daemon (app::Daemon: dispatcher, device host, ioreq server and claims)
+// against the simulated hypervisor. Nothing here is a stand-in for our own
+// code; only Xen is simulated.
 //
-// Thread-compatible, except ServingRig, whose server runs on its own thread
+// Thread-compatible, except ServingRig, whose daemon runs on its own thread
 // while guest threads use the simulated hypervisor's guest side.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <thread>
 
+#include "daemon_thread.h"
+#include "vgpu/app/daemon.h"
 #include "vgpu/host/claims.h"
 #include "vgpu/host/device_host.h"
 #include "vgpu/ioreq/dispatcher.h"
-#include "vgpu/ioreq/event_loop.h"
 #include "vgpu/ioreq/ioreq_server.h"
 #include "vgpu/pci/sbdf.h"
 #include "vgpu/sim/sim_hypervisor.h"
@@ -36,49 +35,47 @@ ioreq_t config_request(uint8_t dir, uint32_t offset, uint32_t size, uint32_t dat
 
 // The request path without transport: a private ioreq_t copy goes through
 // Dispatcher -> DeviceHost -> VgpuStub, and BAR0 moves go through Claims to
-// the (simulated) hypervisor, exactly as in the daemon. BAR0 is placed at
-// kBar0A with memory decoding on.
-class PathRig final : private host::Bar0Listener {
+// the (simulated) hypervisor, in the daemon itself: app::Daemon is brought
+// up (server created, enabled, bound, SBDF claimed) but its event loop never
+// runs; requests go to its dispatcher directly. With `with_claims` false,
+// there is no daemon, only a DeviceHost (no BAR0 listener) and a Dispatcher:
+// what the device and config space alone cost. BAR0 is placed at kBar0A
+// with memory decoding on.
+class PathRig final {
  public:
   explicit PathRig(bool with_claims = true);
-  ~PathRig() override;
+  ~PathRig();
+  PathRig(const PathRig&) = delete;
+  PathRig& operator=(const PathRig&) = delete;
 
-  ioreq::Outcome dispatch(ioreq_t& req) { return dispatcher_.dispatch(req); }
+  ioreq::Outcome dispatch(ioreq_t& req) { return dispatcher_->dispatch(req); }
   sim::SimHypervisor& hv() { return hv_; }
-  const host::Claims* claims() const { return claims_.get(); }
+  const host::Claims* claims() const { return daemon_ ? &daemon_->claims() : nullptr; }
 
  private:
-  void bar0_changed(std::optional<pci::BarMapping> now) override;
+  struct DeviceOnly;
 
   sim::SimHypervisor hv_;
-  host::DeviceHost host_;
-  ioreq::Dispatcher dispatcher_;
-  std::unique_ptr<ioreq::IoreqServer> server_;
-  std::unique_ptr<host::Claims> claims_;
+  std::unique_ptr<app::Daemon> daemon_;      // with claims
+  std::unique_ptr<DeviceOnly> device_only_;  // without
+  ioreq::Dispatcher* dispatcher_ = nullptr;  // the one of either
 };
 
-// The real ioreq server and event loop on their own thread, serving guest
-// vCPU threads through the simulated hypervisor's slots and event channels.
-// BAR0 is placed at kBar0A, decoding on, by a guest config write sequence.
-class ServingRig final : private host::Bar0Listener {
+// The real daemon (ioreq server and event loop) on its own thread, serving
+// guest vCPU threads through the simulated hypervisor's slots and event
+// channels. BAR0 is placed at kBar0A, decoding on, by a guest config write
+// sequence.
+class ServingRig final {
  public:
   explicit ServingRig(unsigned vcpus);
-  ~ServingRig() override;
 
   sim::SimHypervisor& hv() { return hv_; }
-  hv::ServerId server_id() const { return server_->id(); }
-  const ioreq::ServerStats& stats() const { return server_->stats(); }
+  hv::ServerId server_id() const { return daemon_.daemon().server_id(); }
+  const ioreq::ServerStats& stats() const { return daemon_.daemon().server().stats(); }
 
  private:
-  void bar0_changed(std::optional<pci::BarMapping> now) override;
-
   sim::SimHypervisor hv_;
-  host::DeviceHost host_;
-  ioreq::Dispatcher dispatcher_;
-  std::unique_ptr<ioreq::IoreqServer> server_;
-  std::unique_ptr<host::Claims> claims_;
-  ioreq::EventLoop loop_;
-  std::thread thread_;
+  testing::DaemonThread daemon_;
 };
 
 }  // namespace vgpu::bench

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <stdexcept>
 
+#include "../support/fakes.h"
 #include "vgpu/pci/regs.h"
 
 namespace vgpu::hardening {
@@ -17,42 +17,19 @@ sim::SimConfig sim_config(unsigned vcpus) {
   return c;
 }
 
-Rig::Rig(unsigned vcpus)
-    : hv_(sim_config(vcpus)),
-      guest_(hv_, 0),
-      host_(kSbdf, device::StubConfig{}, hv_),
-      dispatcher_(host_, hv_.guest_memory()) {}
+Rig::Rig(unsigned vcpus) : hv_(sim_config(vcpus)), guest_(hv_, 0) {}
 
 Rig::~Rig() {
   stop();
 }
 
 void Rig::start() {
-  auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
-  if (!server) throw std::runtime_error("ioreq server: " + server.error().describe());
-  server_ = std::move(*server);
-  id_ = server_->id();
-  claims_ = std::make_unique<host::Claims>(hv_, id_, kSbdf);
-  if (Status s = claims_->claim_sbdf(); !s)
-    throw std::runtime_error("claim SBDF: " + s.error().describe());
-  host_.set_bar0_listener(this);
-  loop_.add(server_->fd(), [this] { return server_->on_event(); });
-  thread_ = std::thread([this] { (void)loop_.run(); });
+  daemon_.emplace(hv_, app::DaemonConfig{kSbdf, device::StubConfig{}});
+  id_ = daemon_->daemon().server_id();
 }
 
 void Rig::stop() {
-  if (thread_.joinable()) {
-    loop_.request_stop();
-    thread_.join();
-  }
-  host_.set_bar0_listener(nullptr);
-  claims_.reset();
-  if (server_) server_->drain();
-  server_.reset();
-}
-
-void Rig::bar0_changed(std::optional<pci::BarMapping> now) {
-  (void)claims_->move_bar0(now);
+  daemon_.reset();
 }
 
 ioreq_t Rig::issue(const ioreq_t& req, unsigned vcpu) {
@@ -60,14 +37,14 @@ ioreq_t Rig::issue(const ioreq_t& req, unsigned vcpu) {
 }
 
 uint32_t Rig::config_read(uint32_t offset, unsigned size) {
-  const ioreq_t r = issue(request(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ,
-                                  ioreq::pci_config_addr(kSbdf.packed(), offset), size));
+  const ioreq_t r = issue(testing::make_ioreq(
+      IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, ioreq::pci_config_addr(kSbdf.packed(), offset), size));
   return static_cast<uint32_t>(r.data);
 }
 
 void Rig::config_write(uint32_t offset, unsigned size, uint32_t value) {
-  (void)issue(request(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE,
-                      ioreq::pci_config_addr(kSbdf.packed(), offset), size, value));
+  (void)issue(testing::make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE,
+                                  ioreq::pci_config_addr(kSbdf.packed(), offset), size, value));
 }
 
 void Rig::place_bar0(uint32_t value, bool decode) {
@@ -89,18 +66,6 @@ std::string Rig::health() {
   if (id != 0x11111af4) return "vendor/device ID read back wrong after the request";
   if (auto v = hv_.violations(); !v.empty()) return "simulator violation: " + v.front();
   return {};
-}
-
-ioreq_t request(uint8_t type, uint8_t dir, uint64_t addr, uint32_t size, uint64_t data,
-                uint32_t count) {
-  ioreq_t r{};
-  r.type = type;
-  r.dir = dir;
-  r.addr = addr;
-  r.size = size;
-  r.data = data;
-  r.count = count;
-  return r;
 }
 
 std::string claim_leaks(const std::vector<sim::SimCall>& calls, hv::ServerId server) {

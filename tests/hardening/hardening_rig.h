@@ -1,25 +1,20 @@
-// The daemon's request path, wired as app::Daemon wires it (DeviceHost,
-// Dispatcher, IoreqServer, Claims, EventLoop on its own thread), against the
-// simulated hypervisor, plus the checks every bad-input test ends with: no
-// protocol violation (no stuck slot, no crashed domain) and no leaked claim.
+// The real daemon (app::Daemon, on its own thread through
+// testing::DaemonThread) against the simulated hypervisor, plus the checks
+// every bad-input test ends with: no protocol violation (no stuck slot, no
+// crashed domain) and no leaked claim.
 //
-// Thread-compatible: the test thread plays the guest; the server thread is
+// Thread-compatible: the test thread plays the guest; the daemon's thread is
 // internal. Daemon-side state (dispatcher stats) is read only after a
 // request completed, which the slot's release/acquire orders.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "vgpu/host/claims.h"
-#include "vgpu/host/device_host.h"
+#include "../support/daemon_thread.h"
 #include "vgpu/ioreq/dispatcher.h"
-#include "vgpu/ioreq/event_loop.h"
-#include "vgpu/ioreq/ioreq_server.h"
 #include "vgpu/sim/sim_guest.h"
 #include "vgpu/sim/sim_hypervisor.h"
 
@@ -31,23 +26,28 @@ inline constexpr uint64_t kBar0Size = 4096;
 
 sim::SimConfig sim_config(unsigned vcpus = 1);
 
-class Rig final : private host::Bar0Listener {
+class Rig final {
  public:
   explicit Rig(unsigned vcpus = 1);
-  ~Rig() override;
+  ~Rig();
+  Rig(const Rig&) = delete;
+  Rig& operator=(const Rig&) = delete;
 
-  // Brings the server up (create, map, enable, bind, claim SBDF) and starts
-  // its event loop. Split from the constructor so that a test can set up
-  // another device model on hv() first.
+  // Starts the daemon (create, map, enable, bind, claim SBDF) and its event
+  // loop. Split from the constructor so that a test can set up another
+  // device model on hv() first.
   void start();
-  // Stops the loop and tears down in the daemon's order (claims, drain,
-  // server). Idempotent.
+  // Stops the loop and tears the daemon down (claims, drain, server).
+  // Idempotent.
   void stop();
 
   sim::SimHypervisor& hv() { return hv_; }
   sim::SimGuest& guest() { return guest_; }
   hv::ServerId id() const { return id_; }
-  const ioreq::DispatchStats& dispatch_stats() const { return dispatcher_.stats(); }
+  // While started.
+  const ioreq::DispatchStats& dispatch_stats() const {
+    return daemon_->daemon().dispatcher().stats();
+  }
 
   // One request through the real slot handshake, sent to our server.
   ioreq_t issue(const ioreq_t& req, unsigned vcpu = 0);
@@ -67,22 +67,11 @@ class Rig final : private host::Bar0Listener {
   std::string health();
 
  private:
-  void bar0_changed(std::optional<pci::BarMapping> now) override;
-
   sim::SimHypervisor hv_;
   sim::SimGuest guest_;
-  host::DeviceHost host_;
-  ioreq::Dispatcher dispatcher_;
-  std::unique_ptr<ioreq::IoreqServer> server_;
-  std::unique_ptr<host::Claims> claims_;
-  ioreq::EventLoop loop_;
-  std::thread thread_;
-  hv::ServerId id_ = 0;
+  std::optional<testing::DaemonThread> daemon_;
+  hv::ServerId id_ = 0;  // kept after stop() for the leak checks
 };
-
-// A request as Xen builds it for our server.
-ioreq_t request(uint8_t type, uint8_t dir, uint64_t addr, uint32_t size, uint64_t data = 0,
-                uint32_t count = 1);
 
 // Checks the simulator's control-call log: every MMIO range and SBDF our
 // server mapped was unmapped, exactly, before the server was destroyed.

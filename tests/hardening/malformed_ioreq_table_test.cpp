@@ -3,7 +3,10 @@
 // all ones; writes are dropped), leave no slot stuck and claim nothing.
 #include <cstdint>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "../support/fakes.h"
 #include "fixture.h"
 #include "vgpu/device/registers.h"
 #include "vgpu/ioreq/dispatcher.h"
@@ -13,6 +16,7 @@ namespace {
 
 namespace regs = device::regs;
 using ioreq::Outcome;
+using testing::make_ioreq;
 
 enum class Expect { kMalformed, kIgnored, kHandled, kGuestFault };
 
@@ -44,55 +48,56 @@ std::vector<Row> rows() {
   const uint64_t st = kBar0 + regs::kStatus;
   const uint32_t max = ioreq::kMaxRepCount;
   return {
-      {"config size 0", request(kCfg, R, cfg(0), 0), Expect::kMalformed, true},
-      {"config size 3", request(kCfg, R, cfg(0), 3), Expect::kMalformed, true},
-      {"config size 8", request(kCfg, R, cfg(0), 8), Expect::kMalformed, true},
-      {"config size 16", request(kCfg, R, cfg(0), 16), Expect::kMalformed, true},
-      {"config write size 16", request(kCfg, W, cfg(4), 16, ~0ull), Expect::kMalformed, false},
-      {"config count 0", request(kCfg, R, cfg(0), 4, 0, 0), Expect::kMalformed, true},
-      {"config count 2", request(kCfg, R, cfg(0), 4, 0, 2), Expect::kMalformed, true},
-      {"config data_is_ptr", with(request(kCfg, R, cfg(0), 4, kRam), true), Expect::kMalformed,
+      {"config size 0", make_ioreq(kCfg, R, cfg(0), 0), Expect::kMalformed, true},
+      {"config size 3", make_ioreq(kCfg, R, cfg(0), 3), Expect::kMalformed, true},
+      {"config size 8", make_ioreq(kCfg, R, cfg(0), 8), Expect::kMalformed, true},
+      {"config size 16", make_ioreq(kCfg, R, cfg(0), 16), Expect::kMalformed, true},
+      {"config write size 16", make_ioreq(kCfg, W, cfg(4), 16, ~0ull), Expect::kMalformed, false},
+      {"config count 0", make_ioreq(kCfg, R, cfg(0), 4, 0, 0), Expect::kMalformed, true},
+      {"config count 2", make_ioreq(kCfg, R, cfg(0), 4, 0, 2), Expect::kMalformed, true},
+      {"config data_is_ptr", with(make_ioreq(kCfg, R, cfg(0), 4, kRam), true), Expect::kMalformed,
        false},
-      {"config offset 0x1000", request(kCfg, R, cfg(0x1000), 1), Expect::kMalformed, true},
-      {"config dword at 0xffe", request(kCfg, R, cfg(0xffe), 4), Expect::kMalformed, true},
-      {"config offset ~0", request(kCfg, R, cfg(0xffffffff), 4), Expect::kMalformed, true},
-      {"config other SBDF", request(kCfg, R, ioreq::pci_config_addr(0x30, 0), 4), Expect::kHandled,
-       true},
-      {"MMIO size 0", request(kCopy, R, st, 0), Expect::kMalformed, true},
-      {"MMIO size 3", request(kCopy, R, st, 3), Expect::kMalformed, true},
-      {"MMIO size 16", request(kCopy, R, st, 16), Expect::kMalformed, true},
-      {"MMIO write size 16", request(kCopy, W, st, 16, ~0ull), Expect::kMalformed, false},
-      {"MMIO count 0", request(kCopy, R, st, 4, 0, 0), Expect::kMalformed, true},
-      {"MMIO count max+1", request(kCopy, R, st, 4, 0, max + 1), Expect::kMalformed, true},
-      {"MMIO count ~0", request(kCopy, W, st, 8, 0, 0xffffffff), Expect::kMalformed, false},
-      {"MMIO rep read max count past BAR0", request(kCopy, R, kBar0, 8, 0, max), Expect::kHandled,
-       true},
+      {"config offset 0x1000", make_ioreq(kCfg, R, cfg(0x1000), 1), Expect::kMalformed, true},
+      {"config dword at 0xffe", make_ioreq(kCfg, R, cfg(0xffe), 4), Expect::kMalformed, true},
+      {"config offset ~0", make_ioreq(kCfg, R, cfg(0xffffffff), 4), Expect::kMalformed, true},
+      {"config other SBDF", make_ioreq(kCfg, R, ioreq::pci_config_addr(0x30, 0), 4),
+       Expect::kHandled, true},
+      {"MMIO size 0", make_ioreq(kCopy, R, st, 0), Expect::kMalformed, true},
+      {"MMIO size 3", make_ioreq(kCopy, R, st, 3), Expect::kMalformed, true},
+      {"MMIO size 16", make_ioreq(kCopy, R, st, 16), Expect::kMalformed, true},
+      {"MMIO write size 16", make_ioreq(kCopy, W, st, 16, ~0ull), Expect::kMalformed, false},
+      {"MMIO count 0", make_ioreq(kCopy, R, st, 4, 0, 0), Expect::kMalformed, true},
+      {"MMIO count max+1", make_ioreq(kCopy, R, st, 4, 0, max + 1), Expect::kMalformed, true},
+      {"MMIO count ~0", make_ioreq(kCopy, W, st, 8, 0, 0xffffffff), Expect::kMalformed, false},
+      {"MMIO rep read max count past BAR0", make_ioreq(kCopy, R, kBar0, 8, 0, max),
+       Expect::kHandled, true},
       {"MMIO rep write downwards from below BAR0",
-       with(request(kCopy, W, kBar0 - 4, 4, 7, 64), false, true), Expect::kHandled, false},
-      {"MMIO rep write upwards across BAR0's end", request(kCopy, W, kBar0 + 0xff8, 4, 7, 64),
+       with(make_ioreq(kCopy, W, kBar0 - 4, 4, 7, 64), false, true), Expect::kHandled, false},
+      {"MMIO rep write upwards across BAR0's end", make_ioreq(kCopy, W, kBar0 + 0xff8, 4, 7, 64),
        Expect::kHandled, false},
-      {"MMIO rep ptr read into RAM", with(request(kCopy, R, kBar0, 4, kRam, 16), true),
+      {"MMIO rep ptr read into RAM", with(make_ioreq(kCopy, R, kBar0, 4, kRam, 16), true),
        Expect::kHandled, false},
-      {"MMIO rep ptr read to missing RAM", with(request(kCopy, R, kBar0, 4, kNoRam, 4), true),
+      {"MMIO rep ptr read to missing RAM", with(make_ioreq(kCopy, R, kBar0, 4, kNoRam, 4), true),
        Expect::kGuestFault, false},
-      {"MMIO rep ptr write from missing RAM", with(request(kCopy, W, kBar0, 4, kNoRam, 4), true),
+      {"MMIO rep ptr write from missing RAM", with(make_ioreq(kCopy, W, kBar0, 4, kNoRam, 4), true),
        Expect::kGuestFault, false},
-      {"MMIO ptr huge count", with(request(kCopy, R, kBar0, 8, kRam, 0xffffffff), true),
+      {"MMIO ptr huge count", with(make_ioreq(kCopy, R, kBar0, 8, kRam, 0xffffffff), true),
        Expect::kMalformed, false},
-      {"MMIO address wraps past 2^64", request(kCopy, R, ~uint64_t{3}, 4, 0, 2), Expect::kHandled,
+      {"MMIO address wraps past 2^64", make_ioreq(kCopy, R, ~uint64_t{3}, 4, 0, 2),
+       Expect::kHandled, true},
+      {"MMIO above 4 GiB", make_ioreq(kCopy, R, 0x1'0000'0000ull + kBar0, 4), Expect::kHandled,
        true},
-      {"MMIO above 4 GiB", request(kCopy, R, 0x1'0000'0000ull + kBar0, 4), Expect::kHandled, true},
-      {"PIO read", request(IOREQ_TYPE_PIO, R, 0xcfc, 4), Expect::kMalformed, true},
-      {"PIO write", request(IOREQ_TYPE_PIO, W, 0x80, 1, 0x55), Expect::kMalformed, false},
-      {"TIMEOFFSET", request(IOREQ_TYPE_TIMEOFFSET, W, 0, 8, 12345), Expect::kIgnored, false},
-      {"INVALIDATE", request(IOREQ_TYPE_INVALIDATE, W, 0, 4, ~0ull), Expect::kIgnored, false},
-      {"unknown type 3", request(3, R, 0, 4), Expect::kMalformed, true},
-      {"unknown type 4", request(4, R, 0, 4), Expect::kMalformed, true},
-      {"unknown type 5", request(5, W, 0, 4), Expect::kMalformed, false},
-      {"unknown type 6", request(6, R, 0, 4), Expect::kMalformed, true},
-      {"unknown type 9", request(9, R, 0, 4), Expect::kMalformed, true},
-      {"unknown type 0xff", request(0xff, R, ~0ull, 0xffffffff, 0, 0xffffffff), Expect::kMalformed,
-       true},
+      {"PIO read", make_ioreq(IOREQ_TYPE_PIO, R, 0xcfc, 4), Expect::kMalformed, true},
+      {"PIO write", make_ioreq(IOREQ_TYPE_PIO, W, 0x80, 1, 0x55), Expect::kMalformed, false},
+      {"TIMEOFFSET", make_ioreq(IOREQ_TYPE_TIMEOFFSET, W, 0, 8, 12345), Expect::kIgnored, false},
+      {"INVALIDATE", make_ioreq(IOREQ_TYPE_INVALIDATE, W, 0, 4, ~0ull), Expect::kIgnored, false},
+      {"unknown type 3", make_ioreq(3, R, 0, 4), Expect::kMalformed, true},
+      {"unknown type 4", make_ioreq(4, R, 0, 4), Expect::kMalformed, true},
+      {"unknown type 5", make_ioreq(5, W, 0, 4), Expect::kMalformed, false},
+      {"unknown type 6", make_ioreq(6, R, 0, 4), Expect::kMalformed, true},
+      {"unknown type 9", make_ioreq(9, R, 0, 4), Expect::kMalformed, true},
+      {"unknown type 0xff", make_ioreq(0xff, R, ~0ull, 0xffffffff, 0, 0xffffffff),
+       Expect::kMalformed, true},
   };
 }
 
@@ -134,9 +139,9 @@ TEST_F(MalformedIoreqTable, EveryRowGetsItsDefinedAnswerAndLeavesNoSlotStuck) {
 
 TEST_F(MalformedIoreqTable, ConfigWritesOfBadSizeChangeNothing) {
   for (uint32_t size : {0u, 3u, 5u, 8u, 16u}) {
-    rig.issue(request(kCfg, W, cfg(0x04), size, ~0ull));
-    rig.issue(request(kCfg, W, cfg(0x10), size, ~0ull));
-    rig.issue(request(kCfg, W, cfg(0x3c), size, 0));
+    rig.issue(make_ioreq(kCfg, W, cfg(0x04), size, ~0ull));
+    rig.issue(make_ioreq(kCfg, W, cfg(0x10), size, ~0ull));
+    rig.issue(make_ioreq(kCfg, W, cfg(0x3c), size, 0));
   }
   EXPECT_EQ(rig.config_read(0x04, 2), 0u);
   EXPECT_EQ(rig.config_read(0x10, 4), 0u);

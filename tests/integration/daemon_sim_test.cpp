@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "daemon_harness.h"
+#include "../support/daemon_thread.h"
 #include "vgpu/device/registers.h"
 #include "vgpu/pci/regs.h"
 #include "vgpu/sim/sim_guest.h"

@@ -61,6 +61,10 @@ class Daemon final : private host::Bar0Listener {
   hv::ServerId server_id() const { return server_->id(); }
   const ioreq::IoreqServer& server() const { return *server_; }
   const ioreq::Dispatcher& dispatcher() const { return dispatcher_; }
+  // For benchmarks of the request path without transport: they dispatch
+  // private ioreq_t copies as the server would, through the same wiring
+  // (BAR0 moves reach the claims). Only while run() is not running.
+  ioreq::Dispatcher& dispatcher() { return dispatcher_; }
   const host::DeviceHost& host() const { return host_; }
   const host::Claims& claims() const { return *claims_; }
 
