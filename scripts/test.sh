@@ -5,6 +5,9 @@
 #   2. the end-to-end test under a real Xen 4.17 in QEMU (tests/e2e/run.sh)
 #   3. the whole suite again under ASan+UBSan and under TSan
 #   4. both libFuzzer targets, 60 s each
+#   5. the benchmarks, briefly (bench/run.sh --quick): they print numbers
+#      for docs/performance.md and fail only if a benchmark breaks; timing
+#      targets are judged on a quiet machine, not here
 # Set VGPU_QUICK=1 to run step 1 only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,3 +21,4 @@ ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -LE e2e
 "$root/tests/e2e/run.sh" --daemon "$build/src/app/vgpu-ioreqd" "$build/e2e"
 "$root/scripts/sanitize.sh"
 "$root/fuzz/run.sh" 60
+"$root/bench/run.sh" --quick
