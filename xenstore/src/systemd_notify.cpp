@@ -50,6 +50,8 @@ Status notify_systemd_ready(std::string_view status) {
   return notify(message);
 }
 
-Status notify_systemd_stopping() { return notify("STOPPING=1"); }
+Status notify_systemd_stopping() {
+  return notify("STOPPING=1");
+}
 
 }  // namespace vgpu
