@@ -37,6 +37,12 @@ std::string describe(const std::vector<SimCall>& calls) {
   return s;
 }
 
+// hvmloader's scan on `guest`'s vCPU; returns the BAR0 address it assigned.
+uint32_t boot_with_hvmloader(sim::SimGuest& guest) {
+  guest.hvmloader_scan();
+  return guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+}
+
 sim::SimConfig with_vcpus(unsigned n) {
   sim::SimConfig c;
   c.vcpus = n;
@@ -168,8 +174,7 @@ TEST(DaemonSim, GuestMovingBar0ReleasesExactOldRangeBeforeClaimingNew) {
   sim::SimHypervisor hv(with_vcpus(1));
   DaemonThread d(hv);
   sim::SimGuest guest(hv, 0);
-  guest.hvmloader_scan();
-  const uint32_t old_base = guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+  const uint32_t old_base = boot_with_hvmloader(guest);
   hv.clear_calls();
 
   const uint32_t new_base = 0xe0001000;
@@ -191,8 +196,7 @@ TEST(DaemonSim, DecodeOffReleasesBar0AndAccessesReadAllOnes) {
   sim::SimHypervisor hv(with_vcpus(1));
   DaemonThread d(hv);
   sim::SimGuest guest(hv, 0);
-  guest.hvmloader_scan();
-  const uint32_t base = guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+  const uint32_t base = boot_with_hvmloader(guest);
   hv.clear_calls();
 
   guest.config_write(kSbdf0005, pci::kCommand, 2, 0);
@@ -231,8 +235,7 @@ TEST(DaemonSim, RepMovsThroughGuestMemoryRoundTripsTheDataRegion) {
   sim::SimHypervisor hv(with_vcpus(1));
   DaemonThread d(hv);
   sim::SimGuest guest(hv, 0);
-  guest.hvmloader_scan();
-  const uint64_t base = guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+  const uint64_t base = boot_with_hvmloader(guest);
 
   // rep movsd of 8 dwords from guest RAM at 0x2000 into DATA, then back out
   // to 0x3000 with the direction flag set (walking down from the last one).
@@ -269,8 +272,7 @@ TEST(DaemonSim, MalformedRequestsGetAnAnswerAndLeaveNoSlotBusy) {
   sim::SimHypervisor hv(with_vcpus(2));
   DaemonThread d(hv);
   sim::SimGuest guest(hv, 0);
-  guest.hvmloader_scan();
-  const uint64_t base = guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+  const uint64_t base = boot_with_hvmloader(guest);
   const hv::ServerId id = d.daemon().server_id();
 
   struct Case {
