@@ -40,8 +40,11 @@ Daemon::~Daemon() {
     if (unsigned n = server_->drain()) spdlog::info("answered {} request(s) in flight", n);
     const auto& st = server_->stats();
     const auto& ds = dispatcher_.stats();
-    spdlog::info("served {} requests ({} malformed, {} guest-memory faults), {} spurious wake-ups",
-                 st.served, ds.malformed, ds.guest_mem_faults, st.spurious);
+    spdlog::info(
+        "served {} requests: {} config, {} MMIO ({} through guest memory), {} malformed, {} "
+        "guest-memory faults; {} spurious wake-ups",
+        st.served, ds.config, ds.mmio, ds.through_memory, ds.malformed, ds.guest_mem_faults,
+        st.spurious);
   }
   // 3. Members: server_ unbinds, disables, unmaps and destroys.
 }

@@ -69,6 +69,7 @@ Outcome Dispatcher::pci_config(ioreq_t& req) {
     handler_.config_write(sbdf, offset, req.size,
                           static_cast<uint32_t>(mask_to_size(req.data, req.size)));
   }
+  ++stats_.config;
   return Outcome::kHandled;
 }
 
@@ -91,6 +92,7 @@ Outcome Dispatcher::copy_immediate(ioreq_t& req) {
       handler_.mmio_write(addr, req.size, value);
     }
   }
+  ++stats_.mmio;
   return Outcome::kHandled;
 }
 
@@ -113,6 +115,8 @@ Outcome Dispatcher::copy_through_memory(ioreq_t& req) {
       handler_.mmio_write(addr, req.size, v);
     }
   }
+  ++stats_.mmio;
+  ++stats_.through_memory;
   return Outcome::kHandled;
 }
 

@@ -175,6 +175,26 @@ TEST_F(DispatcherTest, PointerOutsideGuestMemoryStopsWithFault) {
   EXPECT_EQ(dispatcher.stats().guest_mem_faults, 1u);
 }
 
+TEST_F(DispatcherTest, CountsConfigMmioAndGuestMemoryRequestsApart) {
+  memory.put<uint32_t>(0x10000, 0);
+  EXPECT_CALL(handler, config_read(kSbdf0005, 0u, 4u)).WillOnce(Return(0x11111af4u));
+  EXPECT_CALL(handler, mmio_read(kBar, 4u)).WillOnce(Return(1u));
+  EXPECT_CALL(handler, mmio_write(kBar + 8, 4u, 0u)).Times(2);
+  ioreq_t cfg = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0), 4);
+  ioreq_t read = make_ioreq(IOREQ_TYPE_COPY, IOREQ_READ, kBar, 4);
+  ioreq_t write = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar + 8, 4, 0);
+  ioreq_t movs = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar + 8, 4, 0x10000, 1);
+  movs.data_is_ptr = 1;
+  for (ioreq_t* r : {&cfg, &read, &write, &movs}) {
+    EXPECT_EQ(dispatcher.dispatch(*r), Outcome::kHandled);
+  }
+  const DispatchStats& s = dispatcher.stats();
+  EXPECT_EQ(s.handled, 4u);
+  EXPECT_EQ(s.config, 1u);
+  EXPECT_EQ(s.mmio, 3u);
+  EXPECT_EQ(s.through_memory, 1u) << "only the data_is_ptr request goes through guest memory";
+}
+
 TEST_F(DispatcherTest, InvalidateAndTimeoffsetAreAnsweredWithoutDeviceAccess) {
   ioreq_t inv = make_ioreq(IOREQ_TYPE_INVALIDATE, IOREQ_WRITE, 0, 0);
   EXPECT_EQ(dispatcher.dispatch(inv), Outcome::kIgnored);

@@ -33,7 +33,12 @@ enum class Outcome : uint8_t {
 };
 
 struct DispatchStats {
-  uint64_t handled = 0;
+  uint64_t handled = 0;  // = config + mmio
+  uint64_t config = 0;   // PCI_CONFIG accesses handled
+  uint64_t mmio = 0;     // COPY requests handled (a rep counts once)
+  // COPY requests whose data went through guest memory (data_is_ptr): the
+  // only ones for which the daemon writes into the guest.
+  uint64_t through_memory = 0;
   uint64_t ignored = 0;
   uint64_t malformed = 0;
   uint64_t guest_mem_faults = 0;
