@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "evtchn_irq_affinity.h"
+
 namespace vgpu::xen::detail {
 
 int XenEventChannels::fd() const {
@@ -16,6 +18,8 @@ Result<hv::Port> XenEventChannels::bind(hv::Port remote_port) {
     return call_error("xenevtchn_bind_interdomain", domid_,
                       fmt::format("remote port {}", remote_port));
   }
+  // The new port's IRQ joins the others on the serving thread's CPU.
+  colocate_with_event_irqs(domid_);
   return static_cast<hv::Port>(local);
 }
 

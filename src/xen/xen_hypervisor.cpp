@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "evtchn_irq_affinity.h"
 #include "xen_event_channels.h"
 #include "xen_guest_memory.h"
 #include "xen_handles.h"
@@ -87,7 +88,12 @@ Result<std::unique_ptr<XenHypervisor>> XenHypervisor::open(uint16_t domid,
   if (!dmod) return dmod.error();
   auto fmem = open_foreignmemory();
   if (!fmem) return fmem.error();
-  auto xce = open_evtchn();
+  // Opened under a per-domain thread name, which names our ports' IRQs
+  // (see evtchn_irq_affinity.h).
+  auto xce = [&] {
+    ScopedThreadName irq_name(irq_thread_name(domid));
+    return open_evtchn();
+  }();
   if (!xce) return xce.error();
   auto xch = open_xenctrl();
   if (!xch) return xch.error();
