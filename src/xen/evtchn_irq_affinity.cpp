@@ -96,7 +96,8 @@ std::optional<unsigned> first_cpu_in_list(std::string_view cpu_list) {
   return parse_unsigned(cpu_list.substr(0, end));
 }
 
-std::optional<unsigned> colocate_with_event_irqs(uint16_t domid) {
+std::optional<unsigned> colocate_with_event_irqs(uint16_t domid,
+                                                 std::optional<unsigned> previous_cpu) {
   const std::string name = "evtchn:" + irq_thread_name(domid);
   const auto text = read_text("/proc/interrupts");
   if (!text) {
@@ -133,13 +134,11 @@ std::optional<unsigned> colocate_with_event_irqs(uint16_t domid) {
                  std::strerror(errno));
     return std::nullopt;
   }
-  // Once per CPU choice at info (the first bind), then at debug.
-  static std::optional<unsigned> logged;
+  // At info when the CPU is new (the first bind), at debug when unchanged.
   spdlog::log(
-      logged == target ? spdlog::level::debug : spdlog::level::info,
+      previous_cpu == target ? spdlog::level::debug : spdlog::level::info,
       "event-channel IRQ(s) {} ({}) on CPU {}{}; serving thread pinned there", irqs, name, *target,
       unmoved.empty() ? std::string() : fmt::format(" (IRQ(s) {} could not be moved)", unmoved));
-  logged = target;
   return target;
 }
 

@@ -50,7 +50,10 @@ std::optional<unsigned> first_cpu_in_list(std::string_view cpu_list);
 
 // Moves every IRQ named "evtchn:<irq_thread_name(domid)>" to one CPU (the
 // first IRQ's, if the thread may run there) and pins the calling thread to
-// it. Returns the CPU, or nullopt if nothing was done (reason logged).
-std::optional<unsigned> colocate_with_event_irqs(uint16_t domid);
+// it. Returns the CPU, or nullopt if nothing was done (reason logged). The
+// result is logged at info unless it equals `previous_cpu`, the CPU an
+// earlier call returned (every bind calls this; one line says it all).
+std::optional<unsigned> colocate_with_event_irqs(uint16_t domid,
+                                                 std::optional<unsigned> previous_cpu);
 
 }  // namespace vgpu::xen::detail

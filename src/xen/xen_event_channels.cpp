@@ -19,7 +19,7 @@ Result<hv::Port> XenEventChannels::bind(hv::Port remote_port) {
                       fmt::format("remote port {}", remote_port));
   }
   // The new port's IRQ joins the others on the serving thread's CPU.
-  colocate_with_event_irqs(domid_);
+  pinned_cpu_ = colocate_with_event_irqs(domid_, pinned_cpu_);
   return static_cast<hv::Port>(local);
 }
 

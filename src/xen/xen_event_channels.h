@@ -1,6 +1,8 @@
 // hv::EventChannels over one xenevtchn handle (private to src/xen).
 #pragma once
 
+#include <optional>
+
 #include "vgpu/hv/hypervisor.h"
 #include "xen_handles.h"
 
@@ -21,6 +23,8 @@ class XenEventChannels final : public hv::EventChannels {
  private:
   xenevtchn_handle* xce_;
   uint16_t domid_;
+  // The CPU our event-channel IRQs and the serving thread were last put on.
+  std::optional<unsigned> pinned_cpu_;
 };
 
 }  // namespace vgpu::xen::detail

@@ -70,7 +70,7 @@ TEST(EvtchnIrqAffinity, ScopedThreadNameRestoresTheOldName) {
 TEST(EvtchnIrqAffinity, NothingToDoWithoutOurIrqs) {
   // This machine has no Xen: no IRQ is named after a domain, so nothing is
   // pinned and the caller serves as before.
-  EXPECT_FALSE(colocate_with_event_irqs(4242));
+  EXPECT_FALSE(colocate_with_event_irqs(4242, std::nullopt));
 }
 
 }  // namespace
