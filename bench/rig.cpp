@@ -47,7 +47,7 @@ ioreq_t make_request(uint8_t type, uint8_t dir, uint64_t addr, uint32_t size, ui
 }
 
 ioreq_t config_request(uint8_t dir, uint32_t offset, uint32_t size, uint32_t data) {
-  return make_request(IOREQ_TYPE_PCI_CONFIG, dir, ioreq::pci_config_addr(kSbdf.packed(), offset),
+  return make_request(IOREQ_TYPE_PCI_CONFIG, dir, abi::pci_config_addr(kSbdf.packed(), offset),
                       size, data);
 }
 

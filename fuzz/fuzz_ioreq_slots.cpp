@@ -58,14 +58,14 @@ class Harness final : private host::Bar0Listener {
     slot->type = rec[31];
     // Flags from the record, state READY, published as Xen does (release).
     const auto flags = static_cast<uint8_t>((rec[30] & 0x70u) | STATE_IOREQ_READY);
-    __atomic_store_n(ioreq::state_byte(slot), flags, __ATOMIC_RELEASE);
+    __atomic_store_n(abi::state_byte(slot), flags, __ATOMIC_RELEASE);
 
     hv_.channels.last_notified.reset();
     hv_.channels.set_pending(port(vcpu));
     if (!server_->on_event()) finding("on_event failed");
-    if (ioreq::load_state(slot) != STATE_IORESP_READY) finding("READY slot left unanswered");
+    if (abi::load_state(slot) != STATE_IORESP_READY) finding("READY slot left unanswered");
     if (hv_.channels.last_notified != port(vcpu)) finding("answer not notified on the vCPU's port");
-    ioreq::store_state(slot, STATE_IOREQ_NONE);  // Xen consumes the response
+    abi::store_state(slot, STATE_IOREQ_NONE);  // Xen consumes the response
     check_invariants();
   }
 
@@ -78,7 +78,7 @@ class Harness final : private host::Bar0Listener {
     hv_.channels.last_notified.reset();
     hv_.channels.set_pending(port(vcpu));
     if (!server_->on_event()) finding("on_event failed on a spurious event");
-    if (ioreq::load_state(hv_.slot(vcpu)) != STATE_IOREQ_NONE) finding("idle slot changed state");
+    if (abi::load_state(hv_.slot(vcpu)) != STATE_IOREQ_NONE) finding("idle slot changed state");
     if (hv_.channels.last_notified) finding("spurious event was answered");
   }
 

@@ -58,11 +58,11 @@ Outcome Dispatcher::dispatch(ioreq_t& req) {
 Outcome Dispatcher::pci_config(ioreq_t& req) {
   if (!valid_config_size(req.size)) return reject(req, "config access size not 1, 2 or 4");
   if (req.data_is_ptr || req.count != 1) return reject(req, "config access with rep or pointer");
-  const uint32_t offset = pci_config_offset(req.addr);
+  const uint32_t offset = abi::pci_config_offset(req.addr);
   if (offset >= kConfigSpaceLimit || offset + req.size > kConfigSpaceLimit)
     return reject(req, "config offset beyond 4 KiB");
 
-  const uint32_t sbdf = pci_config_sbdf(req.addr);
+  const uint32_t sbdf = abi::pci_config_sbdf(req.addr);
   if (req.dir == IOREQ_READ) {
     req.data = handler_.config_read(sbdf, offset, req.size);
   } else {
@@ -126,7 +126,7 @@ Outcome Dispatcher::reject(ioreq_t& req, const char* why) {
     spdlog::warn(
         "malformed ioreq ({}): type={}({}) dir={} addr={:#x} size={} count={} data_is_ptr={} "
         "df={}{}",
-        why, type_name(req.type), unsigned{req.type}, req.dir == IOREQ_READ ? "read" : "write",
+        why, abi::type_name(req.type), unsigned{req.type}, req.dir == IOREQ_READ ? "read" : "write",
         req.addr, req.size, req.count, unsigned{req.data_is_ptr}, unsigned{req.df},
         dropped ? fmt::format(" ({} similar lines suppressed)", dropped) : std::string());
   }

@@ -22,9 +22,9 @@ IoreqServer::~IoreqServer() {
 Status IoreqServer::acquire() {
   auto vcpus = hv_.vcpu_count();
   if (!vcpus) return vcpus.error();
-  if (*vcpus == 0 || *vcpus > kMaxVcpus)
+  if (*vcpus == 0 || *vcpus > abi::kMaxVcpus)
     return Error{EINVAL, "domain reports " + std::to_string(*vcpus) + " vCPUs; supported 1.." +
-                             std::to_string(kMaxVcpus)};
+                             std::to_string(abi::kMaxVcpus)};
   vcpus_ = *vcpus;
 
   auto id = hv_.create_ioreq_server();
@@ -101,14 +101,14 @@ Status IoreqServer::on_event() {
 bool IoreqServer::serve(unsigned vcpu) {
   ioreq_t* slot = &page_[vcpu];
   // Acquire: everything Xen wrote before publishing READY is visible below.
-  if (load_state(slot) != STATE_IOREQ_READY) return false;
+  if (abi::load_state(slot) != STATE_IOREQ_READY) return false;
 
   ioreq_t req = *slot;  // act on a private copy only
-  store_state(slot, STATE_IOREQ_INPROCESS);
+  abi::store_state(slot, STATE_IOREQ_INPROCESS);
   dispatcher_.dispatch(req);
   if (req.dir == IOREQ_READ) slot->data = req.data;
   // Release: the data is in the slot before Xen can see IORESP_READY.
-  store_state(slot, STATE_IORESP_READY);
+  abi::store_state(slot, STATE_IORESP_READY);
   ++stats_.served;
 
   if (Status s = hv_.event_channels().notify(local_port_[vcpu]); !s)

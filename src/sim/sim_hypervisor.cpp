@@ -30,9 +30,9 @@ namespace {
 
 // A zeroed, page-aligned page, as Xen hands out for the resource mapping.
 std::shared_ptr<ioreq_t> new_ioreq_page() {
-  void* mem = std::aligned_alloc(ioreq::kPageSize, ioreq::kPageSize);
+  void* mem = std::aligned_alloc(abi::kPageSize, abi::kPageSize);
   if (mem == nullptr) throw std::bad_alloc();
-  std::memset(mem, 0, ioreq::kPageSize);
+  std::memset(mem, 0, abi::kPageSize);
   return std::shared_ptr<ioreq_t>(static_cast<ioreq_t*>(mem), [](ioreq_t* p) { std::free(p); });
 }
 
@@ -43,7 +43,7 @@ bool overlaps(hv::MmioRange a, hv::MmioRange b) {
 }  // namespace
 
 SimHypervisor::SimHypervisor(SimConfig config) : config_(config), memory_(config.ram_bytes) {
-  if (config_.vcpus < 1 || config_.vcpus > ioreq::kMaxVcpus) {
+  if (config_.vcpus < 1 || config_.vcpus > abi::kMaxVcpus) {
     throw std::invalid_argument("SimConfig::vcpus must be 1..128 (one ioreq slot per vCPU)");
   }
   for (unsigned i = 0; i < config_.vcpus; ++i) {

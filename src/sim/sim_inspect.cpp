@@ -103,7 +103,7 @@ std::vector<hv::MmioRange> SimHypervisor::mmio_ranges(hv::ServerId id) const {
 std::optional<hv::ServerId> SimHypervisor::route_pcidev(pci::Sbdf sbdf) const {
   ioreq_t req{};
   req.type = IOREQ_TYPE_PCI_CONFIG;
-  req.addr = ioreq::pci_config_addr(sbdf.packed(), 0);
+  req.addr = abi::pci_config_addr(sbdf.packed(), 0);
   req.size = 4;
   req.count = 1;
   std::lock_guard lock(mutex_);

@@ -19,7 +19,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 const char* state_name(uint8_t state) {
-  return ioreq::state_name(state);
+  return abi::state_name(state);
 }
 
 }  // namespace
@@ -70,7 +70,7 @@ size_t SimHypervisor::publish_all(unsigned vcpu, const ioreq_t& req, Route route
   std::array<hv::ServerId, kMaxServers> ids{};
   std::lock_guard lock(mutex_);
   const size_t n = targets_locked(req, route, ids);
-  if (n == 0 || !claim_vcpu_locked(vcpu, ioreq::type_name(req.type))) return 0;
+  if (n == 0 || !claim_vcpu_locked(vcpu, abi::type_name(req.type))) return 0;
   Vcpu& v = *vcpus_[vcpu];
   for (size_t i = 0; i < n; ++i) {
     const Server& s = *servers_.at(ids[i]);
@@ -88,7 +88,7 @@ size_t SimHypervisor::publish_all(unsigned vcpu, const ioreq_t& req, Route route
 // Writes the request into the slot and marks it READY; leaves in p.wake the
 // eventfd to signal once the mutex is released.
 bool SimHypervisor::publish_locked(Vcpu& v, Pending& p, const ioreq_t& req) {
-  const uint8_t state = ioreq::load_state(p.slot);
+  const uint8_t state = abi::load_state(p.slot);
   if (state != STATE_IOREQ_NONE) {
     crashed_ = true;
     violation_locked(
@@ -108,7 +108,7 @@ bool SimHypervisor::publish_locked(Vcpu& v, Pending& p, const ioreq_t& req) {
   // notification, also one latched for a masked port.
   const auto flags = static_cast<uint8_t>((req.data_is_ptr & 1u) << 4 | (req.dir & 1u) << 5 |
                                           (req.df & 1u) << 6 | STATE_IOREQ_READY);
-  __atomic_store_n(ioreq::state_byte(p.slot), flags, __ATOMIC_RELEASE);
+  __atomic_store_n(abi::state_byte(p.slot), flags, __ATOMIC_RELEASE);
 
   auto it = remote_ports_.find(p.port);
   if (it != remote_ports_.end() && it->second.bound_by != nullptr) {
@@ -147,12 +147,12 @@ void SimHypervisor::wait_all(Vcpu& v, std::span<Pending> pending) {
 // One look at a slot after a wake-up.
 bool SimHypervisor::poll_slot(Vcpu& v, Pending& p) {
   if (v.waiting[p.server] == kReleased) return p.done = true;  // server destroyed: all ones
-  const uint8_t state = ioreq::load_state(p.slot);
+  const uint8_t state = abi::load_state(p.slot);
   if (state == p.last_state && state != STATE_IORESP_READY) return false;  // spurious
   p.done = true;
   if (state == STATE_IORESP_READY) {
     p.response = snapshot_slot(p.slot);
-    ioreq::store_state(p.slot, STATE_IOREQ_NONE);
+    abi::store_state(p.slot, STATE_IOREQ_NONE);
     return true;
   }
   if (state == STATE_IOREQ_NONE) {
@@ -182,7 +182,7 @@ bool SimHypervisor::poll_slot(Vcpu& v, Pending& p) {
 }
 
 void SimHypervisor::report_hang(unsigned vcpu, const Pending& p) {
-  const uint8_t state = ioreq::load_state(p.slot);
+  const uint8_t state = abi::load_state(p.slot);
   std::string hint;
   {
     std::lock_guard lock(mutex_);
@@ -193,7 +193,7 @@ void SimHypervisor::report_hang(unsigned vcpu, const Pending& p) {
   }
   if (state == STATE_IORESP_READY) hint += "; the response was published but never notified";
   violation(format("vCPU %u hung: server %u did not answer a %s request within %lld ms (slot %s%s)",
-                   vcpu, unsigned{p.server}, ioreq::type_name(p.response.type),
+                   vcpu, unsigned{p.server}, abi::type_name(p.response.type),
                    static_cast<long long>(config_.response_timeout.count()), state_name(state),
                    hint.c_str()));
 }

@@ -48,8 +48,8 @@ ioreq_t snapshot_slot(ioreq_t* slot) {
   r.size = slot->size;
   r.vp_eport = slot->vp_eport;
   r.type = slot->type;
-  const uint8_t flags = __atomic_load_n(ioreq::state_byte(slot), __ATOMIC_ACQUIRE);
-  std::memcpy(reinterpret_cast<uint8_t*>(&r) + ioreq::kStateByteOffset, &flags, 1);
+  const uint8_t flags = __atomic_load_n(abi::state_byte(slot), __ATOMIC_ACQUIRE);
+  std::memcpy(reinterpret_cast<uint8_t*>(&r) + abi::kStateByteOffset, &flags, 1);
   return r;
 }
 
@@ -71,7 +71,7 @@ ioreq_t make_request(uint8_t type, uint64_t addr, unsigned size, bool read, uint
 ioreq_t config_request(uint32_t cf8, uint16_t port, unsigned size, bool read, uint32_t value) {
   const uint32_t packed = ((cf8 >> 16) & 0xff) << 8 | ((cf8 >> 11) & 0x1f) << 3 | ((cf8 >> 8) & 7);
   const uint32_t offset = (cf8 & 0xfc) | (port & 3u);
-  return make_request(IOREQ_TYPE_PCI_CONFIG, ioreq::pci_config_addr(packed, offset), size, read,
+  return make_request(IOREQ_TYPE_PCI_CONFIG, abi::pci_config_addr(packed, offset), size, read,
                       value);
 }
 
@@ -86,7 +86,7 @@ std::optional<hv::ServerId> SimHypervisor::select_locked(const ioreq_t& req) con
     const Server& s = *it->second;
     if (!s.enabled) continue;
     if (req.type == IOREQ_TYPE_PCI_CONFIG) {
-      const auto sbdf = pci::Sbdf::from_packed(ioreq::pci_config_sbdf(req.addr));
+      const auto sbdf = pci::Sbdf::from_packed(abi::pci_config_sbdf(req.addr));
       if (std::find(s.pcidevs.begin(), s.pcidevs.end(), sbdf) != s.pcidevs.end()) return it->first;
     } else if (req.type == IOREQ_TYPE_COPY) {
       const auto [first, last] = access_span(req);

@@ -37,14 +37,14 @@ ioreq_t Rig::issue(const ioreq_t& req, unsigned vcpu) {
 }
 
 uint32_t Rig::config_read(uint32_t offset, unsigned size) {
-  const ioreq_t r = issue(testing::make_ioreq(
-      IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, ioreq::pci_config_addr(kSbdf.packed(), offset), size));
+  const ioreq_t r = issue(testing::make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ,
+                                              abi::pci_config_addr(kSbdf.packed(), offset), size));
   return static_cast<uint32_t>(r.data);
 }
 
 void Rig::config_write(uint32_t offset, unsigned size, uint32_t value) {
   (void)issue(testing::make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE,
-                                  ioreq::pci_config_addr(kSbdf.packed(), offset), size, value));
+                                  abi::pci_config_addr(kSbdf.packed(), offset), size, value));
 }
 
 void Rig::place_bar0(uint32_t value, bool decode) {

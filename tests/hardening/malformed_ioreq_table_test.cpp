@@ -28,7 +28,7 @@ struct Row {
 };
 
 uint64_t cfg(uint32_t offset) {
-  return ioreq::pci_config_addr(kSbdf.packed(), offset);
+  return abi::pci_config_addr(kSbdf.packed(), offset);
 }
 
 ioreq_t with(ioreq_t r, bool ptr, bool df = false) {
@@ -60,8 +60,8 @@ std::vector<Row> rows() {
       {"config offset 0x1000", make_ioreq(kCfg, R, cfg(0x1000), 1), Expect::kMalformed, true},
       {"config dword at 0xffe", make_ioreq(kCfg, R, cfg(0xffe), 4), Expect::kMalformed, true},
       {"config offset ~0", make_ioreq(kCfg, R, cfg(0xffffffff), 4), Expect::kMalformed, true},
-      {"config other SBDF", make_ioreq(kCfg, R, ioreq::pci_config_addr(0x30, 0), 4),
-       Expect::kHandled, true},
+      {"config other SBDF", make_ioreq(kCfg, R, abi::pci_config_addr(0x30, 0), 4), Expect::kHandled,
+       true},
       {"MMIO size 0", make_ioreq(kCopy, R, st, 0), Expect::kMalformed, true},
       {"MMIO size 3", make_ioreq(kCopy, R, st, 3), Expect::kMalformed, true},
       {"MMIO size 16", make_ioreq(kCopy, R, st, 16), Expect::kMalformed, true},

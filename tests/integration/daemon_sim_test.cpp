@@ -287,7 +287,7 @@ TEST(DaemonSim, MalformedRequestsGetAnAnswerAndLeaveNoSlotBusy) {
     ioreq_t r{};
     r.type = c.type;
     r.dir = IOREQ_READ;
-    r.addr = c.type == IOREQ_TYPE_PCI_CONFIG ? ioreq::pci_config_addr(0x28, 0) : base;
+    r.addr = c.type == IOREQ_TYPE_PCI_CONFIG ? abi::pci_config_addr(0x28, 0) : base;
     r.size = c.size;
     r.count = c.count;
     const ioreq_t done = hv.issue(1, r, id);

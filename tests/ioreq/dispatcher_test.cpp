@@ -28,7 +28,8 @@ class DispatcherTest : public ::testing::Test {
 
 TEST_F(DispatcherTest, PciConfigReadDecodesSbdfFromHighHalfAndOffsetFromLowHalf) {
   EXPECT_CALL(handler, config_read(kSbdf0005, 0x10u, 4u)).WillOnce(Return(0xfffff000u));
-  ioreq_t r = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0x10), 4);
+  ioreq_t r =
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, abi::pci_config_addr(kSbdf0005, 0x10), 4);
   EXPECT_EQ(dispatcher.dispatch(r), Outcome::kHandled);
   EXPECT_EQ(r.data, 0xfffff000u);
 }
@@ -44,21 +45,23 @@ TEST_F(DispatcherTest, PciConfigAddressCarriesSegmentBusDeviceFunction) {
 
 TEST_F(DispatcherTest, PciConfigWriteDataIsMaskedToAccessSize) {
   EXPECT_CALL(handler, config_write(kSbdf0005, 0x3c, 1u, 0xddu));
-  ioreq_t r = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, pci_config_addr(kSbdf0005, 0x3c), 1,
-                         0xaabbccddULL);
+  ioreq_t r = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, abi::pci_config_addr(kSbdf0005, 0x3c),
+                         1, 0xaabbccddULL);
   EXPECT_EQ(dispatcher.dispatch(r), Outcome::kHandled);
 }
 
 TEST_F(DispatcherTest, PciConfigLastDwordOfExtendedSpaceIsAccepted) {
   EXPECT_CALL(handler, config_read(kSbdf0005, 0xffcu, 4u)).WillOnce(Return(0u));
-  ioreq_t r = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0xffc), 4);
+  ioreq_t r =
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, abi::pci_config_addr(kSbdf0005, 0xffc), 4);
   EXPECT_EQ(dispatcher.dispatch(r), Outcome::kHandled);
   EXPECT_EQ(r.data, 0u);
 }
 
 TEST_F(DispatcherTest, PciConfigMalformedSizesReadAllOnesWithoutTouchingDevice) {
   for (uint32_t size : {0u, 3u, 8u, 16u}) {
-    ioreq_t r = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0), size);
+    ioreq_t r =
+        make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, abi::pci_config_addr(kSbdf0005, 0), size);
     EXPECT_EQ(dispatcher.dispatch(r), Outcome::kMalformed) << size;
     EXPECT_EQ(r.data, ~uint64_t{0}) << size;
   }
@@ -67,19 +70,21 @@ TEST_F(DispatcherTest, PciConfigMalformedSizesReadAllOnesWithoutTouchingDevice) 
 
 TEST_F(DispatcherTest, PciConfigBeyondFourKibIsRejected) {
   for (uint32_t off : {0x1000u, 0xfffu, 0xffffffffu}) {
-    ioreq_t r = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, off), 2);
+    ioreq_t r =
+        make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, abi::pci_config_addr(kSbdf0005, off), 2);
     EXPECT_EQ(dispatcher.dispatch(r), Outcome::kMalformed) << std::hex << off;
   }
-  ioreq_t w = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, pci_config_addr(kSbdf0005, 0x1000), 4);
+  ioreq_t w =
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, abi::pci_config_addr(kSbdf0005, 0x1000), 4);
   EXPECT_EQ(dispatcher.dispatch(w), Outcome::kMalformed);
 }
 
 TEST_F(DispatcherTest, PciConfigWithRepOrPointerIsRejected) {
   ioreq_t rep =
-      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0), 4, 0, 2);
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, abi::pci_config_addr(kSbdf0005, 0), 4, 0, 2);
   EXPECT_EQ(dispatcher.dispatch(rep), Outcome::kMalformed);
-  ioreq_t ptr =
-      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, pci_config_addr(kSbdf0005, 0), 4, 0x10000);
+  ioreq_t ptr = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_WRITE, abi::pci_config_addr(kSbdf0005, 0),
+                           4, 0x10000);
   ptr.data_is_ptr = 1;
   EXPECT_EQ(dispatcher.dispatch(ptr), Outcome::kMalformed);
 }
@@ -180,7 +185,8 @@ TEST_F(DispatcherTest, CountsConfigMmioAndGuestMemoryRequestsApart) {
   EXPECT_CALL(handler, config_read(kSbdf0005, 0u, 4u)).WillOnce(Return(0x11111af4u));
   EXPECT_CALL(handler, mmio_read(kBar, 4u)).WillOnce(Return(1u));
   EXPECT_CALL(handler, mmio_write(kBar + 8, 4u, 0u)).Times(2);
-  ioreq_t cfg = make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, pci_config_addr(kSbdf0005, 0), 4);
+  ioreq_t cfg =
+      make_ioreq(IOREQ_TYPE_PCI_CONFIG, IOREQ_READ, abi::pci_config_addr(kSbdf0005, 0), 4);
   ioreq_t read = make_ioreq(IOREQ_TYPE_COPY, IOREQ_READ, kBar, 4);
   ioreq_t write = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar + 8, 4, 0);
   ioreq_t movs = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar + 8, 4, 0x10000, 1);
@@ -216,18 +222,18 @@ TEST(IoreqAbi, StateSharesByteThirtyWithFlags) {
   r.dir = IOREQ_READ;
   r.df = 1;
   r.data_is_ptr = 1;
-  store_state(&r, STATE_IORESP_READY);
+  abi::store_state(&r, STATE_IORESP_READY);
   const auto* bytes = reinterpret_cast<const uint8_t*>(&r);
   EXPECT_EQ(bytes[30], 0x73) << "state bits 0-3, data_is_ptr 4, dir 5, df 6";
-  EXPECT_EQ(load_state(&r), STATE_IORESP_READY);
+  EXPECT_EQ(abi::load_state(&r), STATE_IORESP_READY);
   EXPECT_EQ(r.dir, IOREQ_READ);
   EXPECT_EQ(r.df, 1);
 }
 
 TEST(IoreqAbi, PciConfigAddressHelpersMatchXenEncoding) {
-  EXPECT_EQ(pci_config_addr(0x28, 0x3c), 0x28'0000003cULL);
-  EXPECT_EQ(pci_config_sbdf(0x28'0000003cULL), 0x28u);
-  EXPECT_EQ(pci_config_offset(0x28'0000003cULL), 0x3cu);
+  EXPECT_EQ(abi::pci_config_addr(0x28, 0x3c), 0x28'0000003cULL);
+  EXPECT_EQ(abi::pci_config_sbdf(0x28'0000003cULL), 0x28u);
+  EXPECT_EQ(abi::pci_config_offset(0x28'0000003cULL), 0x3cu);
 }
 
 }  // namespace

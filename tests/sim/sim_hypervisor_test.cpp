@@ -174,15 +174,15 @@ TEST(SimEventChannels, MaskedPortDeliversAfterUnmask) {
     hv.mmio_write(0, 0xF0000004, 4, 2);
   });
   auto answer = [&] {
-    ioreq::store_state(&page[0], STATE_IOREQ_INPROCESS);
-    ioreq::store_state(&page[0], STATE_IORESP_READY);
+    abi::store_state(&page[0], STATE_IOREQ_INPROCESS);
+    abi::store_state(&page[0], STATE_IORESP_READY);
     ASSERT_TRUE(ev.notify(port));
   };
   pollfd pfd{ev.fd(), POLLIN, 0};
   ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
   EXPECT_EQ(ok(ev.pending()), port);
   answer();  // still masked: the second request's notification must wait
-  while (ioreq::load_state(&page[0]) != STATE_IOREQ_READY || page[0].addr != 0xF0000004) {
+  while (abi::load_state(&page[0]) != STATE_IOREQ_READY || page[0].addr != 0xF0000004) {
     std::this_thread::yield();
   }
   EXPECT_FALSE(readable(ev.fd()));
@@ -206,12 +206,12 @@ struct TwoPortRig {
     p1 = ok(ev.bind(page[1].vp_eport));
   }
   void answer(unsigned vcpu, hv::Port port) {
-    ioreq::store_state(&page[vcpu], STATE_IOREQ_INPROCESS);
-    ioreq::store_state(&page[vcpu], STATE_IORESP_READY);
+    abi::store_state(&page[vcpu], STATE_IOREQ_INPROCESS);
+    abi::store_state(&page[vcpu], STATE_IORESP_READY);
     EXPECT_TRUE(ev.notify(port));
   }
   void wait_ready(unsigned vcpu, uint64_t addr) {
-    while (ioreq::load_state(&page[vcpu]) != STATE_IOREQ_READY || page[vcpu].addr != addr) {
+    while (abi::load_state(&page[vcpu]) != STATE_IOREQ_READY || page[vcpu].addr != addr) {
       std::this_thread::yield();
     }
   }

@@ -146,7 +146,7 @@ TEST(SimProtocol, StateMovingBackwardsCrashesTheDomain) {
 TEST(SimProtocol, SlotNotNoneBeforeARequestCrashesTheDomain) {
   SimHypervisor hv(SimConfig{.response_timeout = milliseconds(1000)});
   TestResponder r(hv, kDev);
-  ioreq::store_state(&r.page()[0], STATE_IORESP_READY);  // a stray server write
+  abi::store_state(&r.page()[0], STATE_IORESP_READY);  // a stray server write
   SimGuest guest(hv);
   (void)guest.config_read(kDev, 0, 4);
   ASSERT_EQ(hv.violations().size(), 1u);

@@ -94,7 +94,7 @@ void TestResponder::serve(hv::Port port) {
     if (p == port) vcpu = v;
   }
   ioreq_t* slot = &page_[vcpu];
-  if (ioreq::load_state(slot) != STATE_IOREQ_READY) return;  // spurious
+  if (abi::load_state(slot) != STATE_IOREQ_READY) return;  // spurious
   ioreq_t req;
   std::memcpy(&req, slot, sizeof req);
   {
@@ -102,18 +102,18 @@ void TestResponder::serve(hv::Port port) {
     seen_.push_back(req);
   }
   if (mode_ == Mode::kNeverAnswer) return;
-  ioreq::store_state(slot, STATE_IOREQ_INPROCESS);
+  abi::store_state(slot, STATE_IOREQ_INPROCESS);
   if (mode_ == Mode::kStateBackwards) {
     // Let the vCPU see INPROCESS first, or the regression is invisible.
     must(evtchn_->notify(port));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ioreq::store_state(slot, STATE_IOREQ_READY);
+    abi::store_state(slot, STATE_IOREQ_READY);
     must(evtchn_->notify(port));
     return;
   }
   handle(req);
   if (req.dir == IOREQ_READ) slot->data = req.data;
-  ioreq::store_state(slot, STATE_IORESP_READY);
+  abi::store_state(slot, STATE_IORESP_READY);
   if (mode_ != Mode::kNoNotify) must(evtchn_->notify(port));
 }
 
@@ -137,8 +137,8 @@ void TestResponder::handle(ioreq_t& req) {
 }
 
 uint64_t TestResponder::config_access(const ioreq_t& req) {
-  const uint32_t off = ioreq::pci_config_offset(req.addr);
-  if (ioreq::pci_config_sbdf(req.addr) != sbdf_.packed() || off + req.size > config_.size()) {
+  const uint32_t off = abi::pci_config_offset(req.addr);
+  if (abi::pci_config_sbdf(req.addr) != sbdf_.packed() || off + req.size > config_.size()) {
     return req.dir == IOREQ_READ ? mask_of(req.size) : 0;
   }
   if (req.dir == IOREQ_WRITE) {

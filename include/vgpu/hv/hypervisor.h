@@ -16,8 +16,8 @@
 #include <optional>
 #include <span>
 
+#include "vgpu/abi/ioreq.h"
 #include "vgpu/common/result.h"
-#include "vgpu/ioreq/ioreq_abi.h"
 #include "vgpu/pci/sbdf.h"
 
 namespace vgpu::hv {

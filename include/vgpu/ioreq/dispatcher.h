@@ -10,9 +10,9 @@
 
 #include <cstdint>
 
+#include "vgpu/abi/ioreq.h"
 #include "vgpu/hv/hypervisor.h"
 #include "vgpu/ioreq/io_handler.h"
-#include "vgpu/ioreq/ioreq_abi.h"
 
 namespace vgpu::ioreq {
 

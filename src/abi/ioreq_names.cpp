@@ -1,6 +1,6 @@
-#include "vgpu/ioreq/ioreq_abi.h"
+#include "vgpu/abi/ioreq.h"
 
-namespace vgpu::ioreq {
+namespace vgpu::abi {
 
 const char* type_name(uint8_t type) {
   switch (type) {
@@ -34,4 +34,4 @@ const char* state_name(uint8_t state) {
   }
 }
 
-}  // namespace vgpu::ioreq
+}  // namespace vgpu::abi

@@ -11,7 +11,7 @@ extern "C" {
 #include <xen/hvm/ioreq.h>
 }
 
-namespace vgpu::ioreq {
+namespace vgpu::abi {
 
 static_assert(sizeof(ioreq_t) == 32, "ioreq_t is 32 bytes in Xen's ABI");
 static_assert(offsetof(ioreq_t, addr) == 0);
@@ -70,4 +70,4 @@ inline constexpr uint64_t pci_config_addr(uint32_t packed_sbdf, uint32_t offset)
 const char* type_name(uint8_t type);
 const char* state_name(uint8_t state);
 
-}  // namespace vgpu::ioreq
+}  // namespace vgpu::abi
