@@ -53,14 +53,15 @@ ioreq_t config_request(uint8_t dir, uint32_t offset, uint32_t size, uint32_t dat
 
 struct PathRig::DeviceOnly {
   explicit DeviceOnly(sim::SimHypervisor& hv)
-      : host(kSbdf, device::StubConfig{}, hv), dispatcher(host, hv.guest_memory()) {}
+      : host(kSbdf, hv, device::stub_factory(device::StubConfig{})),
+        dispatcher(host, hv.guest_memory()) {}
   host::DeviceHost host;
   ioreq::Dispatcher dispatcher;
 };
 
 PathRig::PathRig(bool with_claims) : hv_(sim_config(1)) {
   if (with_claims) {
-    auto daemon = app::Daemon::start(hv_, {kSbdf, device::StubConfig{}});
+    auto daemon = app::Daemon::start(hv_, {kSbdf, device::stub_factory(device::StubConfig{})});
     if (!daemon) fail("starting the daemon", daemon.error());
     daemon_ = std::move(*daemon);
     dispatcher_ = &daemon_->dispatcher();
@@ -73,7 +74,7 @@ PathRig::PathRig(bool with_claims) : hv_(sim_config(1)) {
   dispatcher_->dispatch(bar);
   dispatcher_->dispatch(cmd);
   // The daemon logs a failed claim and goes on; a benchmark must not.
-  if (daemon_ && daemon_->claims().mmio() != hv::MmioRange{kBar0A, kBar0A + 0xfff})
+  if (daemon_ && daemon_->claims().mmio(0) != hv::MmioRange{kBar0A, kBar0A + 0xfff})
     throw std::runtime_error("BAR0 is not claimed at kBar0A");
 }
 

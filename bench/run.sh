@@ -21,7 +21,7 @@ if [[ $quick == --quick ]]; then min_time=0.2; reps=1; callgrind_n=20000; runs=5
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVGPU_BUILD_TESTS=OFF \
   -DVGPU_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target vgpu_bench_request_path vgpu_bench_round_trip \
-  vgpu_request_path_count vgpu_startup_probe vgpu-ioreqd
+  vgpu_request_path_count vgpu_startup_probe vgpu-sim
 b="$build/bench"
 
 echo "== machine"
@@ -56,8 +56,8 @@ if [[ $(id -u) == 0 ]]; then
   fi
 fi
 
-echo "== exec -> serving and RSS (--simulate, $runs runs)"
+echo "== exec -> serving and RSS (vgpu-sim: the daemon plus its simulated guest, $runs runs)"
 rundir=$(mktemp -d)
-"$b/vgpu_startup_probe" --runs "$runs" --settle-ms 500 -- "$build/src/app/vgpu-ioreqd" \
-  --domid 1 --sbdf 00:05.0 --simulate --run-dir "$rundir" || echo "STARTUP probe failed"
+"$b/vgpu_startup_probe" --runs "$runs" --settle-ms 500 -- "$build/src/demo/vgpu-sim" \
+  --domid 1 --sbdf 00:05.0 --run-dir "$rundir" || echo "STARTUP probe failed"
 rm -rf "$rundir"

@@ -5,7 +5,7 @@
 // Each run forks and execs the daemon with stdout+stderr on a pipe, times
 // until a line containing "serving", then samples VmRSS and VmHWM from
 // /proc/<pid>/status every millisecond for M ms or until the daemon exits
-// (--simulate exits once its built-in guest is done), keeping the maxima,
+// (vgpu-sim exits once its scripted guest is done), keeping the maxima,
 // then sends SIGTERM and reaps it.
 #include <poll.h>
 #include <signal.h>

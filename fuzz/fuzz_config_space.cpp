@@ -7,9 +7,9 @@
 //
 // Invariants (a violation aborts): reads of 1, 2 and 4 bytes agree with the
 // byte-wise reads; the identity and capability list never change; BAR0's
-// low bits stay read-only and BAR1-5 read 0; bar0() is live exactly when
+// low bits stay read-only and BAR1-5 read 0; bar_mapping(0) is live exactly when
 // Memory Space is on and BAR0 holds a valid address; a write reports a BAR0
-// change exactly when bar0() changed.
+// change exactly when bar_mapping(0) changed.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,7 +27,7 @@ namespace {
   std::abort();
 }
 
-class CountingMsi final : public device::MsiSink {
+class CountingMsi final : public pci::MsiSink {
  public:
   void send_msi(uint64_t, uint32_t) override { ++sent; }
   uint64_t sent = 0;
@@ -61,9 +61,9 @@ void check_bar0(const device::VgpuStub& stub) {
   if ((bar & 0xfffu) != 0) finding("BAR0 low bits are not read-only zero");
   const bool decode = (stub.config_read(pci::kCommand, 2) & pci::kCommandMemorySpace) != 0;
   const bool valid = bar != 0 && bar != 0xfffff000u;
-  const auto live = stub.bar0();
-  if (live.has_value() != (decode && valid)) finding("bar0() disagrees with Command/BAR0");
-  if (live && (live->base != bar || live->size != 4096)) finding("bar0() window is wrong");
+  const auto live = stub.bar_mapping(0);
+  if (live.has_value() != (decode && valid)) finding("bar_mapping(0) disagrees with Command/BAR0");
+  if (live && (live->base != bar || live->size != 4096)) finding("bar_mapping(0) window is wrong");
 }
 
 }  // namespace
@@ -82,9 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&value, r + 4, 4);
     const uint32_t off = off16 & 0x1fffu;
     if (r[0] & 1u) {
-      const auto before = stub.bar0();
+      const auto before = stub.bar_mapping(0);
       const pci::ConfigWriteEffects fx = stub.config_write(off, width, value);
-      if (((fx.bars_changed & 1u) != 0) != (stub.bar0() != before))
+      if (((fx.bars_changed & 1u) != 0) != (stub.bar_mapping(0) != before))
         fuzz::finding("BAR0 change not reported exactly");
     } else {
       (void)stub.config_read(off, width);

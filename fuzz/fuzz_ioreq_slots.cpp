@@ -32,21 +32,23 @@ namespace {
 constexpr pci::Sbdf kSbdf{0, 0, 5, 0};
 constexpr size_t kRecord = 32;
 
-class Harness final : private host::Bar0Listener {
+class Harness final : private host::BarListener {
  public:
-  Harness() : host_(kSbdf, device::StubConfig{}, hv_), dispatcher_(host_, hv_.memory) {
+  Harness()
+      : host_(kSbdf, hv_, device::stub_factory(device::StubConfig{})),
+        dispatcher_(host_, hv_.memory) {
     auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
     if (!server) finding("server did not start");
     server_ = std::move(*server);
     claims_.emplace(hv_, server_->id(), kSbdf);
     if (!claims_->claim_sbdf()) finding("SBDF claim failed");
-    host_.set_bar0_listener(this);
+    host_.set_bar_listener(this);
     // Start decoding at a typical address so that MMIO records reach the
     // device without the fuzzer first discovering the config sequence.
     host_.config_write(kSbdf.packed(), pci::kBar0, 4, 0xf0000000);
     host_.config_write(kSbdf.packed(), pci::kCommand, 2, pci::kCommandMemorySpace);
   }
-  ~Harness() override { host_.set_bar0_listener(nullptr); }
+  ~Harness() override { host_.set_bar_listener(nullptr); }
 
   void run(const uint8_t* rec) {
     const unsigned vcpu = rec[28] & 1u;
@@ -83,7 +85,7 @@ class Harness final : private host::Bar0Listener {
   }
 
   void check_invariants() {
-    const auto bar = host_.device().bar0();
+    const auto bar = host_.device().bar_mapping(0);
     if (bar) {
       const hv::MmioRange want{bar->base, bar->base + bar->size - 1};
       if (hv_.mmio.size() != 1 || hv_.mmio.front() != want) finding("claim differs from BAR0");
@@ -97,8 +99,8 @@ class Harness final : private host::Bar0Listener {
       finding("capabilities pointer changed");
   }
 
-  void bar0_changed(std::optional<pci::BarMapping> now) override {
-    if (!claims_->move_bar0(now)) finding("moving the claim failed");
+  void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override {
+    if (!claims_->move_bar(index, now)) finding("moving the claim failed");
   }
 
   FuzzHypervisor hv_;

@@ -6,7 +6,7 @@ namespace vgpu::app {
 
 Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer)
     : hv_(hv),
-      host_(config.sbdf, config.device, hv),
+      host_(config.sbdf, hv, config.make_device),
       dispatcher_(host_, hv.guest_memory()),
       observer_(observer) {}
 
@@ -25,14 +25,14 @@ Status Daemon::bring_up() {
 
   claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
   if (Status s = claims_->claim_sbdf(); !s) return s;
-  host_.set_bar0_listener(this);
+  host_.set_bar_listener(this);
 
   loop_.add(server_->fd(), [this] { return server_->on_event(); });
   return {};
 }
 
 Daemon::~Daemon() {
-  host_.set_bar0_listener(nullptr);
+  host_.set_bar_listener(nullptr);
   // 1. Nothing new reaches us once the claims are gone.
   claims_.reset();
   // 2. Answer whatever a vCPU already put in its slot, so none stays blocked.
@@ -56,15 +56,15 @@ void Daemon::domain_gone() {
   request_stop();
 }
 
-void Daemon::bar0_changed(std::optional<pci::BarMapping> now) {
+void Daemon::bar_changed(unsigned index, std::optional<pci::BarMapping> now) {
   if (now)
-    spdlog::info("guest placed BAR0 at {:#x} ({} bytes), decoding on", now->base, now->size);
+    bar_log_("guest placed BAR{} at {:#x} ({} bytes), decoding on", index, now->base, now->size);
   else
-    spdlog::info("BAR0 not decoding");
-  if (Status s = claims_->move_bar0(now); !s)
-    spdlog::error("claiming BAR0 window: {}; BAR0 accesses will not reach us",
-                  s.error().describe());
-  if (observer_) observer_->bar0_changed(claims_->mmio() ? now : std::nullopt);
+    bar_log_("BAR{} not decoding", index);
+  if (Status s = claims_->move_bar(index, now); !s)
+    claim_failure_log_("claiming BAR{} window: {}; its accesses will not reach us", index,
+                       s.error().describe());
+  if (observer_) observer_->bar_changed(index, claims_->mmio(index) ? now : std::nullopt);
 }
 
 }  // namespace vgpu::app

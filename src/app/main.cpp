@@ -1,17 +1,29 @@
-// vgpu-ioreqd: a standalone Xen ioreq server for the vGPU stub device.
-// See ../../shared/spec/device.md and README.md.
-#include <cstdio>
-
+// vgpu-ioreqd: a standalone Xen ioreq server for the vGPU stub device
+// (docs/spec.md). Parses the command line, opens Xen and XenStore, serves.
+#include "vgpu/app/logging.h"
 #include "vgpu/app/options.h"
 #include "vgpu/app/runner.h"
+#include "vgpu/xen/xen_hypervisor.h"
+#include "vgpu/xenstore/xs_store.h"
+
+namespace {
+
+int run(const vgpu::app::Options& o) {
+  using namespace vgpu::app;
+  if (vgpu::Status s = setup_logging(o.domid, o.log_level, o.log_file); !s)
+    return fail(Options{}, kExitUsage, s.error().describe());
+  auto hv = vgpu::xen::XenHypervisor::open(o.domid);
+  if (!hv) return fail(o, kExitUsage, hv.error().describe());
+  auto store = vgpu::xenstore::open_xenstore();
+  if (!store) return fail(o, kExitUsage, store.error().describe());
+  return serve(**hv, **store, o, stub_device(o));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  using vgpu::app::print_outcome;
   const vgpu::app::ParseOutcome parsed = vgpu::app::parse_options(argc, argv);
-  if (!parsed.options) {
-    FILE* to = parsed.exit_code == 0 ? stdout : stderr;
-    std::fputs(parsed.output.c_str(), to);
-    if (!parsed.output.empty() && parsed.output.back() != '\n') std::fputc('\n', to);
-    return parsed.exit_code;
-  }
-  return vgpu::app::run(*parsed.options);
+  if (!parsed.options) return print_outcome(parsed);
+  return run(*parsed.options);
 }

@@ -4,10 +4,12 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <bit>
 #include <charconv>
+#include <cstdio>
 #include <sstream>
 #include <string_view>
+
+#include "vgpu/device/vgpu_stub.h"
 
 namespace vgpu::app {
 
@@ -16,10 +18,8 @@ namespace {
 // Domain ids from 0x7FF0 up are DOMID_FIRST_RESERVED and beyond (DOMID_SELF,
 // DOMID_IO, ...), never guests.
 constexpr uint64_t kFirstReservedDomid = 0x7FF0;
-constexpr uint64_t kMinBarSize = 4096;      // one page: Xen maps whole pages
-constexpr uint64_t kMaxBarSize = 1u << 30;  // a 32-bit BAR below 4 GiB
-constexpr uint64_t kMaxClassCode = 0xFFFFFF;
-constexpr unsigned kMaxSimVcpus = 128;  // one ioreq page holds 128 slots
+constexpr const char* kDefaultDescription =
+    "Standalone Xen ioreq server emulating a vGPU stub PCI device";
 
 // The whole of `text` as a number: "0x" hex, else decimal. Unlike strtoull
 // (which CLI11 uses) there is no octal for a leading 0, no sign, no spaces.
@@ -86,9 +86,7 @@ CLI::Validator bar_size_validator() {
       [](std::string& text) -> std::string {
         const auto v = parse_size(text);
         if (!v) return fmt::format("BAR0 size '{}' is not a size (try 4096, 0x1000 or 4K)", text);
-        if (!std::has_single_bit(*v)) return fmt::format("BAR0 size {} is not a power of two", *v);
-        if (*v < kMinBarSize) return fmt::format("BAR0 size {} is below 4 KiB", *v);
-        if (*v > kMaxBarSize) return fmt::format("BAR0 size {} is above 1 GiB", *v);
+        if (Status s = device::validate_bar0_size(*v); !s) return s.error().message;
         text = std::to_string(*v);
         return {};
       },
@@ -100,16 +98,14 @@ CLI::Validator class_validator() {
       [](std::string& text) -> std::string {
         const auto v = parse_number(text);
         if (!v) return fmt::format("class code '{}' is not a number", text);
-        if (*v > kMaxClassCode) {
-          return fmt::format("class code {:#x} > 0xffffff (class, subclass, prog-if)", *v);
-        }
+        if (Status s = device::validate_class_code(*v); !s) return s.error().message;
         text = std::to_string(*v);
         return {};
       },
       "0xCCSSPP", "CLASS");
 }
 
-// CLI11 messages may span lines; ours is one line on stderr (spec section 5).
+// CLI11 messages may span lines; ours is one line on stderr (docs/spec.md §5).
 std::string one_line(std::string text) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
   std::replace(text.begin(), text.end(), '\n', ' ');
@@ -139,23 +135,35 @@ void add_daemon_options(CLI::App& app, Options& opts) {
   app.add_option("--pid-file", opts.pid_file, "Write the daemon's pid here");
   app.add_option("--run-dir", opts.run_dir, "Directory for the per-device lock files")
       ->capture_default_str();
-  CLI::Option* simulate =
-      app.add_flag("--simulate", opts.simulate, "Run against the built-in simulated hypervisor");
-  app.add_option("--sim-vcpus", opts.sim_vcpus, "vCPUs of the simulated guest")
-      ->check(CLI::Range(1u, kMaxSimVcpus))
-      ->needs(simulate)
-      ->capture_default_str();
+}
+
+void add_extra_options(CLI::App& app, std::span<const ExtraOption> extra) {
+  for (const ExtraOption& e : extra) {
+    app.add_option(e.name, *e.value, e.help)
+        ->check(CLI::Range(e.min, e.max))
+        ->capture_default_str();
+  }
 }
 
 }  // namespace
 
-ParseOutcome parse_options(int argc, const char* const* argv) {
-  CLI::App app("Standalone Xen ioreq server emulating a vGPU stub PCI device", kProgramName);
-  app.set_version_flag("--version", std::string(kProgramName) + " " + VGPU_VERSION);
+int print_outcome(const ParseOutcome& outcome) {
+  FILE* to = outcome.exit_code == 0 ? stdout : stderr;
+  std::fputs(outcome.output.c_str(), to);
+  if (!outcome.output.empty() && outcome.output.back() != '\n') std::fputc('\n', to);
+  return outcome.exit_code;
+}
+
+ParseOutcome parse_options(int argc, const char* const* argv, const std::string& program,
+                           const std::string& description, std::span<const ExtraOption> extra) {
+  CLI::App app(description.empty() ? kDefaultDescription : description, program);
+  app.set_version_flag("--version", program + " " + VGPU_VERSION);
   Options opts;
+  opts.program = program;
   std::string sbdf_text;
   add_guest_options(app, opts, sbdf_text);
   add_daemon_options(app, opts);
+  add_extra_options(app, extra);
 
   try {
     app.parse(argc, argv);
@@ -165,7 +173,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
     const int code = app.exit(e, out, err);
     return {std::nullopt, code, out.str()};
   } catch (const CLI::ParseError& e) {
-    return {std::nullopt, 2, one_line(std::string(kProgramName) + ": " + e.what())};
+    return {std::nullopt, 2, one_line(program + ": " + e.what())};
   }
   // The transform already accepted and normalised the text.
   opts.sbdf = *pci::parse_sbdf(sbdf_text);

@@ -6,19 +6,16 @@
 
 #include "vgpu/app/backend_state.h"
 #include "vgpu/app/instance_lock.h"
-#include "vgpu/app/logging.h"
 #include "vgpu/app/pid_file.h"
 #include "vgpu/app/signals.h"
-#include "vgpu/app/simulation.h"
-#include "vgpu/xen/xen_hypervisor.h"
+#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/xenstore/domain_watch.h"
 #include "vgpu/xenstore/systemd_notify.h"
-#include "vgpu/xenstore/xs_store.h"
 
 namespace vgpu::app {
 namespace {
 
-// Spec section 5: a domain that does not exist or is not HVM is bad input.
+// A domain that does not exist or is not HVM is bad input (docs/spec.md §5).
 Status check_domain(hv::Hypervisor& hv) {
   auto info = hv.domain_info();
   if (!info) return info.error();
@@ -39,17 +36,8 @@ int bring_up_failure(const Options& o, const Error& e) {
   return fail(o, kExitRuntime, "cannot start the ioreq server: " + e.describe());
 }
 
-xenstore::BackendInfo backend_info(const Options& o) {
-  xenstore::BackendInfo info;
-  info.domid = o.domid;
-  info.sbdf = o.sbdf;
-  info.class_code = o.class_code;
-  info.bar0_size = o.bar0_size;
-  return info;
-}
-
 // The guest is gone once @releaseDomain fires and the domain no longer
-// exists (spec section 6, step 4).
+// exists (docs/spec.md §6, step 4).
 Result<std::unique_ptr<xenstore::DomainWatch>> watch_domain(hv::Hypervisor& hv,
                                                             xenstore::Store& store) {
   return xenstore::DomainWatch::start(store, [&hv] {
@@ -60,13 +48,19 @@ Result<std::unique_ptr<xenstore::DomainWatch>> watch_domain(hv::Hypervisor& hv,
 
 }  // namespace
 
+DeviceSpec stub_device(const Options& o) {
+  const device::StubConfig config{o.bar0_size, o.class_code};
+  return DeviceSpec{device::stub_identity(config), device::stub_factory(config)};
+}
+
 int fail(const Options& options, int code, const std::string& message) {
-  std::fprintf(stderr, "%s: %s\n", kProgramName, message.c_str());
+  std::fprintf(stderr, "%s: %s\n", options.program.c_str(), message.c_str());
   if (!options.log_file.empty()) spdlog::error("{}", message);
   return code;
 }
 
-int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const ServeHooks& hooks) {
+int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const DeviceSpec& device,
+          const ServeHooks& hooks) {
   if (Status s = check_domain(hv); !s) return fail(o, kExitUsage, s.error().message);
   auto lock = InstanceLock::acquire(o.run_dir, o.domid, o.sbdf);
   if (!lock) return fail(o, kExitUsage, lock.error().describe());
@@ -75,11 +69,13 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const Se
   auto signals = SignalFd::open_for_termination();
   if (!signals) return fail(o, kExitRuntime, signals.error().describe());
 
-  BackendState backend(store, backend_info(o));
+  auto backend_state = BackendState::create(store, {o.domid, o.sbdf, device.identity, 0});
+  if (!backend_state) return fail(o, kExitRuntime, backend_state.error().describe());
+  BackendState& backend = **backend_state;
   if (Status s = backend.publish(); !s)
     return fail(o, s.error().code == EBUSY ? kExitUsage : kExitRuntime,
                 "cannot publish the XenStore backend: " + s.error().describe());
-  auto daemon = Daemon::start(hv, DaemonConfig{o.sbdf, {o.bar0_size, o.class_code}}, &backend);
+  auto daemon = Daemon::start(hv, DaemonConfig{o.sbdf, device.make_device}, &backend);
   if (!daemon) return bring_up_failure(o, daemon.error());
   Daemon& d = **daemon;
   auto watch = watch_domain(hv, store);
@@ -109,13 +105,14 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const Se
     }
     return Status{};
   });
+  d.loop().add(backend.timer_fd(), [&] { return backend.on_timer(); });
 
   if (Status s = backend.connected(); !s)
     return fail(o, kExitRuntime, "cannot publish Connected: " + s.error().describe());
   if (Status s = notify_systemd_ready("serving " + o.sbdf.to_string()); !s)
     spdlog::warn("sd_notify READY: {}", s.error().describe());
-  spdlog::info("serving {} as ioreq server {} (1af4:1111, BAR0 {} bytes)", o.sbdf.to_string(),
-               d.server_id(), o.bar0_size);
+  spdlog::info("serving {} as ioreq server {} ({})", o.sbdf.to_string(), d.server_id(),
+               device.identity.summary());
   if (hooks.on_ready) hooks.on_ready(d);
 
   const Status result = d.run();
@@ -128,20 +125,6 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const Se
   if (hooks.after_teardown) hooks.after_teardown();
   spdlog::info("exiting");
   return result ? kExitOk : kExitRuntime;
-}
-
-int run(const Options& o) {
-  if (Status s = setup_logging(o.domid, o.log_level, o.log_file); !s)
-    return fail(Options{}, kExitUsage, s.error().describe());
-  if (Status s = device::validate({o.bar0_size, o.class_code}); !s)
-    return fail(o, kExitUsage, s.error().message);
-  if (o.simulate) return run_simulation(o);
-
-  auto hv = xen::XenHypervisor::open(o.domid);
-  if (!hv) return fail(o, kExitUsage, hv.error().describe());
-  auto store = xenstore::open_xenstore();
-  if (!store) return fail(o, kExitUsage, store.error().describe());
-  return serve(**hv, **store, o);
 }
 
 }  // namespace vgpu::app

@@ -7,7 +7,8 @@
 namespace vgpu::host {
 
 Claims::~Claims() {
-  log_release_failure("releasing BAR0 MMIO", release_mmio());
+  for (unsigned i = 0; i < pci::kBarCount; ++i)
+    log_release_failure("releasing BAR" + std::to_string(i) + " MMIO", release(i));
   if (sbdf_claimed_) {
     log_release_failure("releasing SBDF " + sbdf_.to_string(), hv_.unmap_pcidev(server_, sbdf_));
     sbdf_claimed_ = false;
@@ -22,28 +23,32 @@ Status Claims::claim_sbdf() {
   return {};
 }
 
-Status Claims::move_bar0(std::optional<pci::BarMapping> bar0) {
-  std::optional<hv::MmioRange> want;
-  if (bar0) want = hv::MmioRange{bar0->base, bar0->base + bar0->size - 1};
-  if (want == mmio_) return {};
+void Claims::forget() {
+  sbdf_claimed_ = false;
+  mmio_.fill(std::nullopt);
+}
 
-  if (Status s = release_mmio(); !s) return s;
+Status Claims::move_bar(unsigned index, std::optional<pci::BarMapping> now) {
+  std::optional<hv::MmioRange> want;
+  if (now) want = hv::MmioRange{now->base, now->base + now->size - 1};
+  if (want == mmio_.at(index)) return {};
+
+  if (Status s = release(index); !s) return s;
   if (!want) return {};
   if (Status s = hv_.map_mmio_range(server_, *want); !s) return s;
-  mmio_ = want;
-  spdlog::debug("claimed BAR0 MMIO {:#x}-{:#x}", want->first, want->last);
+  // No log line here: a guest can move BARs in a loop; the daemon logs
+  // placements and failures, rate-limited.
+  mmio_[index] = want;
   return {};
 }
 
-Status Claims::release_mmio() {
-  if (!mmio_) return {};
-  const hv::MmioRange old = *mmio_;
+Status Claims::release(unsigned index) {
+  if (!mmio_.at(index)) return {};
+  const hv::MmioRange old = *mmio_[index];
   // Forget the range even if Xen refuses: retrying an unmap it refused once
   // would fail the same way, and the server's destruction releases it anyway.
-  mmio_.reset();
-  if (Status s = hv_.unmap_mmio_range(server_, old); !s) return s;
-  spdlog::debug("released BAR0 MMIO {:#x}-{:#x}", old.first, old.last);
-  return {};
+  mmio_[index].reset();
+  return hv_.unmap_mmio_range(server_, old);
 }
 
 }  // namespace vgpu::host

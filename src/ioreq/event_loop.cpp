@@ -30,11 +30,6 @@ void EventLoop::request_stop() {
   [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof one);
 }
 
-bool EventLoop::stop_requested() const {
-  pollfd p{stop_fd_, POLLIN, 0};
-  return poll(&p, 1, 0) > 0;
-}
-
 Status EventLoop::run() {
   if (stop_fd_ < 0) return Error{EMFILE, "event loop: cannot create its stop eventfd"};
   std::vector<pollfd> fds;

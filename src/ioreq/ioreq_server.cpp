@@ -53,7 +53,8 @@ Status IoreqServer::acquire() {
   return {};
 }
 
-// vp_eport is only meaningful now that the server is enabled (pitfall 1).
+// vp_eport is only meaningful now that the server is enabled: Xen
+// writes it at enable time.
 Status IoreqServer::bind_ports() {
   hv::EventChannels& evtchn = hv_.event_channels();
   ports_ = ScopedRelease([this] {

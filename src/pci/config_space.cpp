@@ -1,8 +1,10 @@
 #include "vgpu/pci/config_space.h"
 
 #include <bit>
-#include <cstdio>
 #include <string>
+
+#include "vgpu/common/hex.h"
+#include "vgpu/pci/identity.h"
 
 namespace vgpu::pci {
 
@@ -10,9 +12,8 @@ namespace {
 
 constexpr unsigned kMaxAccessSize = 4;
 constexpr uint32_t kFirstCapabilityOffset = kHeaderEnd;
-constexpr uint64_t kMinMemoryBarSize = 16;  // the four flag bits are below the address
-constexpr uint64_t kMaxBar32Size = uint64_t{1} << 31;
-constexpr uint32_t kBar32FlagsAllowed = kBarPrefetchable;
+constexpr uint32_t kBarFlagsAllowed = kBarPrefetchable | kBarMemType64;
+constexpr uint32_t kDwordBits = 32;
 constexpr unsigned kCapNextByte = 1;
 constexpr uint8_t kCapChainEnd = 0;
 // A malformed chain could loop; a legal one has at most this many entries.
@@ -37,12 +38,6 @@ void for_each_byte(uint32_t offset, unsigned size, uint32_t value, Fn fn) {
     if (at >= kConfigSpaceSize) return;
     fn(static_cast<size_t>(at), static_cast<uint8_t>(value >> (8 * i)));
   }
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 }  // namespace
@@ -88,12 +83,21 @@ std::optional<BarMapping> ConfigSpace::bar_mapping(unsigned index) const {
   if (index >= kBarCount || bar_sizes_[index] == 0) return std::nullopt;
   if ((command() & kCommandMemorySpace) == 0) return std::nullopt;
   const uint64_t size = bar_sizes_[index];
-  const uint32_t address_mask = static_cast<uint32_t>(~(size - 1));
-  const uint32_t address = read(bar_offset(index), 4) & address_mask;
-  // 0 is "not assigned"; the mask itself is what the sizing probe leaves
-  // behind. Claiming either would steal a bogus range (xen-notes pitfall 8).
-  if (address == 0 || address == address_mask) return std::nullopt;
-  return BarMapping{address, size};
+  const uint64_t address_mask = ~(size - 1) & ~uint64_t{kBarMemFlagsMask};
+  const auto low_mask = static_cast<uint32_t>(address_mask);
+  const uint32_t low = read(bar_offset(index), 4) & low_mask;
+  uint32_t high = 0;
+  if (bar_is_64bit_[index]) {
+    const auto high_mask = static_cast<uint32_t>(address_mask >> kDwordBits);
+    high = read(bar_offset(index + 1), 4);
+    // The upper half still holding the sizing probe: no real address.
+    if (high == high_mask) return std::nullopt;
+  }
+  // 0 is "not assigned"; the mask itself is what the sizing probe of the
+  // lower register leaves behind. Xen would route either range to us and
+  // steal it from whatever really lives there.
+  if (high == 0 && (low == 0 || low == low_mask)) return std::nullopt;
+  return BarMapping{uint64_t{high} << kDwordBits | low, size};
 }
 
 void ConfigSpace::store(uint32_t offset, unsigned size, uint32_t value) {
@@ -109,21 +113,30 @@ void ConfigSpace::set_write_one_to_clear(uint32_t offset, unsigned size, uint32_
 }
 
 Status ConfigSpace::register_bar(unsigned index, uint64_t size, uint32_t flags) {
-  if (index >= kBarCount) return Error{0, "BAR " + std::to_string(index) + " does not exist"};
-  if (!std::has_single_bit(size)) {
-    return Error{0, "BAR size " + std::to_string(size) + " is not a power of two"};
+  const bool is_64bit = (flags & kBarMemType64) != 0;
+  if (index >= kBarCount || (is_64bit && index + 1 >= kBarCount)) {
+    return Error{0, "BAR " + std::to_string(index) + " does not exist"};
   }
-  if (size < kMinMemoryBarSize || size > kMaxBar32Size) {
-    return Error{0, "BAR size " + std::to_string(size) + " is outside 16 B .. 2 GiB"};
+  if ((flags & ~kBarFlagsAllowed) != 0) {
+    return Error{0, "BAR flags " + hex(flags) + ": only memory BARs are supported"};
   }
-  if ((flags & ~kBar32FlagsAllowed) != 0) {
-    return Error{0, "BAR flags " + hex(flags) + ": only 32-bit memory BARs are supported"};
+  const uint64_t max = is_64bit ? kMaxBar64Size : kMaxBar32Size;
+  if (!std::has_single_bit(size) || size < kMinBarSize || size > max) {
+    return Error{0, "BAR size " + std::to_string(size) + " is not a power of two in " +
+                        std::to_string(kMinBarSize) + " .. " + std::to_string(max)};
   }
+  const uint64_t writable = ~(size - 1) & ~uint64_t{kBarMemFlagsMask};
   const uint32_t reg = bar_offset(index);
   store(reg, 4, flags);
-  set_writable(reg, 4, static_cast<uint32_t>(~(size - 1)));
+  set_writable(reg, 4, static_cast<uint32_t>(writable));
   set_write_one_to_clear(reg, 4, 0);
+  if (is_64bit) {
+    store(reg + 4, 4, 0);
+    set_writable(reg + 4, 4, static_cast<uint32_t>(writable >> kDwordBits));
+    set_write_one_to_clear(reg + 4, 4, 0);
+  }
   bar_sizes_[index] = size;
+  bar_is_64bit_[index] = is_64bit;
   return ok_status();
 }
 

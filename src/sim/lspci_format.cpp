@@ -132,7 +132,8 @@ std::string bar_lines(const LspciInput& in, const Config& c) {
     const uint32_t flags = c.u32(pci::bar_offset(i));
     const bool io = (flags & pci::kBarIoSpace) != 0;
     uint64_t address = io ? flags & ~3u : flags & ~pci::kBarMemFlagsMask;
-    const bool is64 = !io && (flags & 0x6) == pci::kBarMemType64 && i + 1 < pci::kBarCount;
+    const bool is64 =
+        !io && (flags & pci::kBarMemTypeMask) == pci::kBarMemType64 && i + 1 < pci::kBarCount;
     if (is64) address |= uint64_t{c.u32(pci::bar_offset(i + 1))} << 32;
     if (flags != 0 || in.bar_sizes[i] != 0) out += bar_line(c, address, flags, in.bar_sizes[i]);
     if (is64) ++i;

@@ -48,7 +48,7 @@ Result<hv::Port> SimEventChannels::bind(hv::Port remote_port) {
       it == hv_.remote_ports_.end() ? nullptr : hv_.server_locked(it->second.server);
   if (server == nullptr || !server->enabled) {
     return Error{EINVAL, format("remote port %u is not the vp_eport of an enabled ioreq server "
-                                "(pitfall 1: enable first, then read vp_eport)",
+                                "(enable first, then read vp_eport)",
                                 remote_port)};
   }
   if (it->second.bound_by != nullptr) {  // Xen: the remote end is no longer ECS_UNBOUND

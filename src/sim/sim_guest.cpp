@@ -1,5 +1,5 @@
 // What hvmloader's pci_setup and Linux's PCI probe do to a device, as
-// sequences of CF8/CFC accesses (xen-notes.md "hvmloader's PCI scan").
+// sequences of CF8/CFC accesses.
 #include "vgpu/sim/sim_guest.h"
 
 #include <algorithm>
@@ -59,7 +59,8 @@ std::optional<BarInfo> SimGuest::size_bar(pci::Sbdf sbdf, unsigned index, bool t
   config_write(sbdf, reg, 4, orig);
   BarInfo bar{index};
   bar.io = (mask & pci::kBarIoSpace) != 0;
-  bar.is_64bit = !bar.io && (mask & 0x6) == pci::kBarMemType64 && index + 1 < pci::kBarCount;
+  bar.is_64bit =
+      !bar.io && (mask & pci::kBarMemTypeMask) == pci::kBarMemType64 && index + 1 < pci::kBarCount;
   bar.prefetchable = !bar.io && (mask & pci::kBarPrefetchable) != 0;
   uint64_t full_mask = bar.io ? (mask & ~3u) | 0xFFFF0000u : mask & ~pci::kBarMemFlagsMask;
   bar.address = bar.io ? orig & ~3u : orig & ~pci::kBarMemFlagsMask;
@@ -150,21 +151,22 @@ void SimGuest::finish_device(ScannedDevice& dev) {
   dev.command = static_cast<uint16_t>(config_read(dev.sbdf, pci::kCommand, 2));
 }
 
-uint64_t SimGuest::bar0_address(pci::Sbdf sbdf) {
-  const uint32_t low = config_read(sbdf, pci::kBar0, 4);
+uint64_t SimGuest::bar_address(pci::Sbdf sbdf, unsigned bar) {
+  const uint32_t low = config_read(sbdf, pci::bar_offset(bar), 4);
   uint64_t address = low & ~pci::kBarMemFlagsMask;
-  if ((low & 0x6) == pci::kBarMemType64) {
-    address |= uint64_t{config_read(sbdf, pci::bar_offset(1), 4)} << 32;
+  if ((low & pci::kBarMemTypeMask) == pci::kBarMemType64 && bar + 1 < pci::kBarCount) {
+    address |= uint64_t{config_read(sbdf, pci::bar_offset(bar + 1), 4)} << 32;
   }
   return address;
 }
 
-uint64_t SimGuest::bar0_read(pci::Sbdf sbdf, uint64_t offset, unsigned size) {
-  return hv_.mmio_read(vcpu_, bar0_address(sbdf) + offset, size);
+uint64_t SimGuest::bar_read(pci::Sbdf sbdf, unsigned bar, uint64_t offset, unsigned size) {
+  return hv_.mmio_read(vcpu_, bar_address(sbdf, bar) + offset, size);
 }
 
-void SimGuest::bar0_write(pci::Sbdf sbdf, uint64_t offset, unsigned size, uint64_t value) {
-  hv_.mmio_write(vcpu_, bar0_address(sbdf) + offset, size, value);
+void SimGuest::bar_write(pci::Sbdf sbdf, unsigned bar, uint64_t offset, unsigned size,
+                         uint64_t value) {
+  hv_.mmio_write(vcpu_, bar_address(sbdf, bar) + offset, size, value);
 }
 
 std::string SimGuest::lspci_nnv(pci::Sbdf sbdf) {

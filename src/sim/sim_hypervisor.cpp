@@ -208,7 +208,7 @@ Status SimHypervisor::set_ioreq_server_enabled(hv::ServerId id, bool enabled) {
   if (!server) return record_locked(call, server.error());
   Server& s = **server;
   if (enabled && !s.enabled) {
-    // Pitfall 1: the ports exist since creation, but each slot's vp_eport
+    // The ports exist since creation, but each slot's vp_eport
     // is filled only now.
     for (unsigned v = 0; v < config_.vcpus; ++v) s.page.get()[v].vp_eport = s.ports[v];
   }
@@ -256,7 +256,7 @@ Status SimHypervisor::map_range_locked(Server& s, hv::MmioRange range) {
 }
 
 // Stricter than Xen, which accepts any sub-range of what is mapped and
-// splits it: here only a range exactly as mapped may be unmapped (pitfall 9),
+// splits it: here only a range exactly as mapped may be unmapped,
 // so a daemon that leaves part of a claim behind is caught.
 Status SimHypervisor::unmap_range_locked(Server& s, hv::MmioRange range) {
   auto it = std::find(s.mmio.begin(), s.mmio.end(), range);
@@ -288,7 +288,15 @@ Status SimHypervisor::inject_msi(uint64_t address, uint32_t data) {
   SimCall call{SimCallKind::kInjectMsi};
   call.msi_address = address;
   call.msi_data = data;
-  return record_locked(call, check_domain_locked());
+  Status status = check_domain_locked();
+  if (status && msi_error_ != 0)
+    status = Error{msi_error_, "inject_msi (failure injected by a test)"};
+  return record_locked(call, status);
+}
+
+void SimHypervisor::fail_msi_injection(int error) {
+  std::lock_guard lock(mutex_);
+  msi_error_ = error;
 }
 
 void SimHypervisor::destroy_domain() {

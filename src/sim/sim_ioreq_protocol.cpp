@@ -1,4 +1,4 @@
-// The vCPU half of Xen's synchronous ioreq protocol (pitfall 4 seen from the
+// The vCPU half of Xen's synchronous ioreq protocol (the slot handshake seen from the
 // hypervisor): the slot must be NONE; write the request; publish READY with
 // release; notify the server's port; block on the vCPU's own event fd and
 // on every wake-up read the state with acquire. IORESP_READY completes it
@@ -188,7 +188,7 @@ void SimHypervisor::report_hang(unsigned vcpu, const Pending& p) {
     std::lock_guard lock(mutex_);
     auto it = remote_ports_.find(p.port);
     if (it == remote_ports_.end() || it->second.bound_by == nullptr) {
-      hint = format("; port %u is not bound by the device model (pitfall 3)", p.port);
+      hint = format("; port %u is not bound by the device model (bind every vCPU)", p.port);
     }
   }
   if (state == STATE_IORESP_READY) hint += "; the response was published but never notified";

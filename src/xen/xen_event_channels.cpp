@@ -34,7 +34,7 @@ Result<std::optional<hv::Port>> XenEventChannels::pending() {
   const xenevtchn_port_or_error_t port = xenevtchn_pending(xce_);
   if (port >= 0) return std::optional<hv::Port>{static_cast<hv::Port>(port)};
   // The fd was readable but another read drained it first: a spurious
-  // wake-up, not an error (the loop polls level-triggered, pitfall 6).
+  // wake-up, not an error (the loop polls level-triggered).
   if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<hv::Port>{};
   return call_error("xenevtchn_pending", domid_);
 }

@@ -1,5 +1,5 @@
 // hv::GuestMemory over foreign mappings of the target domain's pages, for
-// ioreqs whose data_is_ptr is set (pitfall 7). Private to src/xen.
+// ioreqs whose data_is_ptr is set. Private to src/xen.
 #pragma once
 
 #include "vgpu/hv/hypervisor.h"

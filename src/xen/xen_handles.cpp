@@ -26,7 +26,7 @@ void XenctrlCloser::operator()(xc_interface* h) const {
 namespace {
 
 // Every failing Xen call already comes back to the daemon as an Error that
-// names the call and carries errno, and spec section 5 wants a startup failure
+// names the call and carries errno, and docs/spec.md §5 wants a startup failure
 // to be one line on stderr. So libxen's own messages are detail: trace for its
 // chatter, debug for everything else, never louder.
 spdlog::level::level_enum to_spdlog_level(xentoollog_level level) {
@@ -106,10 +106,6 @@ Error call_error(std::string_view call, uint16_t domid, std::string_view args) {
   const int err = errno;
   if (args.empty()) return Error{err, fmt::format("{}(dom {})", call, domid)};
   return Error{err, fmt::format("{}(dom {}, {})", call, domid, args)};
-}
-
-std::string hex(uint64_t value) {
-  return fmt::format("{:#x}", value);
 }
 
 }  // namespace vgpu::xen::detail

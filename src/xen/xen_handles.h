@@ -17,6 +17,7 @@ extern "C" {
 #include <string>
 #include <string_view>
 
+#include "vgpu/common/hex.h"
 #include "vgpu/common/result.h"
 
 namespace vgpu::xen::detail {
@@ -56,8 +57,5 @@ xentoollog_logger* spdlog_tool_logger();
 // An Error for a failed Xen call, from errno as it is now, worded
 // "<call>(dom <domid>, <args>)".
 Error call_error(std::string_view call, uint16_t domid, std::string_view args = {});
-
-// "0x1f" style hex, for messages.
-std::string hex(uint64_t value);
 
 }  // namespace vgpu::xen::detail

@@ -133,7 +133,7 @@ Result<unsigned> XenHypervisor::vcpu_count() {
 Result<hv::ServerId> XenHypervisor::create_ioreq_server() {
   ioservid_t id = 0;
   // Buffered ioreqs only carry stdvga VRAM writes and TIMEOFFSET, neither of
-  // which this device sees (xen-notes.md "Layouts").
+  // which this device sees.
   if (xendevicemodel_create_ioreq_server(impl_->dmod.get(), impl_->domid, HVM_IOREQSRV_BUFIOREQ_OFF,
                                          &id) < 0) {
     return call_error("create_ioreq_server", impl_->domid, "bufioreq off");
@@ -152,7 +152,8 @@ Status XenHypervisor::destroy_ioreq_server(hv::ServerId id) {
 Result<ioreq_t*> XenHypervisor::map_ioreq_page(hv::ServerId id) {
   void* addr = nullptr;
   // Frame 0 is the buffered page, frame 1 the synchronous one. The legacy
-  // get_ioreq_server_info gfns must never be used alongside (pitfall 2).
+  // get_ioreq_server_info gfns must never be used alongside (Xen
+  // answers EPERM).
   const unsigned long frame = XENMEM_resource_ioreq_server_frame_ioreq(0);
   xenforeignmemory_resource_handle* res =
       xenforeignmemory_map_resource(impl_->fmem.get(), impl_->domid, XENMEM_resource_ioreq_server,

@@ -1,5 +1,5 @@
-// The vgpu-ioreqd executable as a user runs it: exit codes, the one-line
-// error of spec section 5, and the --simulate demo's output.
+// The executables as a user runs them: vgpu-ioreqd's exit codes and the
+// one-line errors of docs/spec.md §5, and vgpu-sim's demo output.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,14 +18,14 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs the daemon with `args`, capturing stdout and stderr separately.
-ProcessResult run_daemon(const std::string& args) {
+// Runs `program` with `args`, capturing stdout and stderr separately.
+ProcessResult run(const char* program, const std::string& args) {
   // ctest -j runs tests in parallel processes: one stderr file per call.
   std::string err_file = ::testing::TempDir() + "vgpu-binary-test-XXXXXX";
   const int fd = mkstemp(err_file.data());
   if (fd < 0) return {};
   close(fd);
-  const std::string cmd = std::string(VGPU_DAEMON_PATH) + " " + args + " 2>" + err_file;
+  const std::string cmd = std::string(program) + " " + args + " 2>" + err_file;
   ProcessResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -39,6 +39,10 @@ ProcessResult run_daemon(const std::string& args) {
   }
   unlink(err_file.c_str());
   return r;
+}
+
+ProcessResult run_daemon(const std::string& args) {
+  return run(VGPU_DAEMON_PATH, args);
 }
 
 size_t lines(const std::string& s) {
@@ -62,7 +66,7 @@ TEST_P(BinaryBadInput, ExitsTwoWithOneLineNamingTheProblem) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    SpecSection5, BinaryBadInput,
+    CommandLine, BinaryBadInput,
     ::testing::Values(BadInput{"", "--domid"}, BadInput{"--domid abc --sbdf 00:05.0", "abc"},
                       BadInput{"--domid 0 --sbdf 00:05.0", "Dom0"},
                       BadInput{"--domid 32752 --sbdf 00:05.0", "reserved"},
@@ -73,9 +77,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--domid 7 --sbdf 00:05.0 --bar0-size 6000", "power of two"},
                       BadInput{"--domid 7 --sbdf 00:05.0 --bar0-size 2K", "2048"},
                       BadInput{"--domid 7 --sbdf 00:05.0 --frobnicate", "frobnicate"},
-                      BadInput{
-                          "--domid 7 --sbdf 00:05.0 --simulate --log-file /nonexistent/dir/x.log",
-                          "/nonexistent/dir/x.log"}));
+                      BadInput{"--domid 7 --sbdf 00:05.0 --simulate", "--simulate"},
+                      BadInput{"--domid 7 --sbdf 00:05.0 --log-file /nonexistent/dir/x.log",
+                               "/nonexistent/dir/x.log"}));
 
 TEST(Binary, WithoutXenItSaysSoAndExitsTwo) {
   struct stat st;
@@ -88,6 +92,14 @@ TEST(Binary, WithoutXenItSaysSoAndExitsTwo) {
             "directory\n");
 }
 
+TEST(Binary, SimRejectsBadInputAsTheDaemonDoesUnderItsOwnName) {
+  const ProcessResult r = run(VGPU_SIM_PATH, "--domid 1 --sbdf 00:05.0 --vcpus 200");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_EQ(r.err.rfind("vgpu-sim: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("--vcpus"), std::string::npos) << r.err;
+}
+
 TEST(Binary, HelpAndVersionExitZeroOnStdout) {
   const ProcessResult help = run_daemon("--help");
   EXPECT_EQ(help.exit_code, 0);
@@ -98,10 +110,9 @@ TEST(Binary, HelpAndVersionExitZeroOnStdout) {
   EXPECT_EQ(version.out.rfind("vgpu-ioreqd ", 0), 0u) << version.out;
 }
 
-TEST(Binary, SimulateDemoShowsTheDeviceAsLspciWouldAndPings) {
-  const ProcessResult r =
-      run_daemon("--domid 1 --sbdf 00:05.0 --simulate --sim-vcpus 2 --run-dir " +
-                 ::testing::TempDir() + "vgpu-run-demo");
+TEST(Binary, SimDemoShowsTheDeviceAsLspciWouldAndPings) {
+  const ProcessResult r = run(VGPU_SIM_PATH, "--domid 1 --sbdf 00:05.0 --vcpus 2 --run-dir " +
+                                                 ::testing::TempDir() + "vgpu-run-demo");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (const char* expected :
        {"00:05.0 Processing accelerators [1200]: Red Hat, Inc. Device [1af4:1111] (rev 01)",

@@ -42,15 +42,12 @@ TEST(Options, MinimalCommandLineGetsTheDefaults) {
   EXPECT_EQ(o.log_file, "");
   EXPECT_EQ(o.pid_file, "");
   EXPECT_EQ(o.run_dir, "/run/vgpu-ioreqd");
-  EXPECT_FALSE(o.simulate);
-  EXPECT_EQ(o.sim_vcpus, 1u);
 }
 
 TEST(Options, EveryOptionIsTakenIntoAccount) {
-  const Options o =
-      parse_ok({"--domid=32751", "--sbdf", "0001:1f:1f.7", "--bar0-size", "64K", "--class",
-                "0x030000", "--log-level", "debug", "--log-file", "/tmp/v.log", "--pid-file",
-                "/tmp/v.pid", "--run-dir", "/tmp/run", "--simulate", "--sim-vcpus", "128"});
+  const Options o = parse_ok({"--domid=32751", "--sbdf", "0001:1f:1f.7", "--bar0-size", "64K",
+                              "--class", "0x030000", "--log-level", "debug", "--log-file",
+                              "/tmp/v.log", "--pid-file", "/tmp/v.pid", "--run-dir", "/tmp/run"});
   EXPECT_EQ(o.domid, 32751);
   EXPECT_EQ(o.sbdf, (pci::Sbdf{1, 0x1f, 31, 7}));
   EXPECT_EQ(o.bar0_size, 65536u);
@@ -59,8 +56,6 @@ TEST(Options, EveryOptionIsTakenIntoAccount) {
   EXPECT_EQ(o.log_file, "/tmp/v.log");
   EXPECT_EQ(o.pid_file, "/tmp/v.pid");
   EXPECT_EQ(o.run_dir, "/tmp/run");
-  EXPECT_TRUE(o.simulate);
-  EXPECT_EQ(o.sim_vcpus, 128u);
 }
 
 TEST(Options, BarSizeAcceptsDecimalHexAndSuffixes) {
@@ -107,16 +102,16 @@ TEST(Options, RejectsBadBarSizes) {
   };
   bar("5000", "BAR0 size 5000 is not a power of two");
   bar("0x1001", "is not a power of two");
-  bar("2048", "BAR0 size 2048 is below 4 KiB");
+  bar("2048", "BAR0 size 2048 is below 4096 bytes");
   bar("0", "not a power of two");
-  bar("2G", "BAR0 size 2147483648 is above 1 GiB");
+  bar("2G", "BAR0 size 2147483648 exceeds 1 GiB");
   bar("big", "BAR0 size 'big' is not a size");
   bar("4Q", "BAR0 size '4Q' is not a size");
 }
 
 TEST(Options, RejectsClassCodesWiderThan24Bits) {
   expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--class", "0x1000000"},
-                  "class code 0x1000000 > 0xffffff");
+                  "class code 0x1000000 does not fit in 24 bits");
   expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--class", "vga"},
                   "class code 'vga' is not a number");
 }
@@ -136,11 +131,33 @@ TEST(Options, RejectsBadLogLevels) {
   expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--log-level", "verbose"}, "verbose");
 }
 
-TEST(Options, SimVcpusNeedSimulateAndARange) {
-  expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--sim-vcpus", "2"}, "--simulate");
-  expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--simulate", "--sim-vcpus", "0"},
-                  "--sim-vcpus");
-  expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--simulate", "--sim-vcpus", "129"}, "129");
+TEST(Options, TheDaemonHasNoSimulatorOptions) {
+  expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--simulate"}, "--simulate");
+  expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--vcpus", "2"}, "--vcpus");
+}
+
+// vgpu-sim's extra option: a range-checked unsigned with its default kept.
+TEST(Options, ExtraOptionsAreParsedAndRangeChecked) {
+  unsigned vcpus = 1;
+  const ExtraOption extra[] = {{"--vcpus", "vCPUs", &vcpus, 1, 128}};
+  const auto run = [&](std::initializer_list<const char*> args) {
+    std::vector<const char*> argv{"vgpu-sim", "--domid", "1", "--sbdf", "00:05.0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return parse_options(static_cast<int>(argv.size()), argv.data(), "vgpu-sim", {}, extra);
+  };
+  EXPECT_TRUE(run({}).options);
+  EXPECT_EQ(vcpus, 1u);
+  const ParseOutcome ok = run({"--vcpus", "128"});
+  ASSERT_TRUE(ok.options);
+  EXPECT_EQ(ok.options->program, "vgpu-sim");
+  EXPECT_EQ(vcpus, 128u);
+  for (const char* bad : {"0", "129", "two"}) {
+    const ParseOutcome out = run({"--vcpus", bad});
+    EXPECT_FALSE(out.options) << bad;
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_EQ(out.output.rfind("vgpu-sim: ", 0), 0u) << out.output;
+    EXPECT_NE(out.output.find("--vcpus"), std::string::npos) << out.output;
+  }
 }
 
 TEST(Options, HelpExitsZeroWithUsage) {

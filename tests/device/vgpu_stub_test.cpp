@@ -12,14 +12,14 @@ namespace {
 using pci::bar_offset;
 using pci::BarMapping;
 
-constexpr uint32_t kMsi = kStubMsiOffset;
+constexpr uint32_t kMsi = pci::kHeaderEnd;  // the first and only capability
 constexpr uint64_t kMsiAddress = 0x00000001'FEE01000ull;
 constexpr uint16_t kMsiData = 0x4041;
 constexpr uint32_t kBarAddress = 0xF0000000;
 constexpr auto kPing = static_cast<uint32_t>(Command::kPing);
 
 // Records every MSI the device sends.
-class RecordingMsiSink : public MsiSink {
+class RecordingMsiSink : public pci::MsiSink {
  public:
   void send_msi(uint64_t address, uint32_t data) override { sent.emplace_back(address, data); }
   std::vector<std::pair<uint64_t, uint32_t>> sent;
@@ -31,11 +31,11 @@ class VgpuStubTest : public ::testing::Test {
     stub.config_write(kMsi + pci::kMsiAddressLow, 4, static_cast<uint32_t>(kMsiAddress));
     stub.config_write(kMsi + pci::kMsiAddressHigh, 4, static_cast<uint32_t>(kMsiAddress >> 32));
     stub.config_write(kMsi + pci::kMsiData64, 2, kMsiData);
-    stub.config_write(kMsi + pci::kMsiMask64, 4, masked ? kMsiVector0 : 0);
+    stub.config_write(kMsi + pci::kMsiMask64, 4, masked ? pci::kMsiVector0 : 0);
     stub.config_write(kMsi + pci::kMsiControl, 2, enable ? pci::kMsiControlEnable : 0);
   }
   uint32_t msi_pending() const { return stub.config_read(kMsi + pci::kMsiPending64, 4); }
-  void ping() { stub.bar0_write(regs::kCommand, 4, kPing); }
+  void ping() { stub.bar_write(VgpuStub::kRegisterBar, regs::kCommand, 4, kPing); }
 
   RecordingMsiSink sink;
   VgpuStub stub{StubConfig{}, sink};
@@ -117,12 +117,12 @@ TEST_F(VgpuStubTest, UnimplementedBarsReadZeroAfterProbe) {
 
 TEST_F(VgpuStubTest, Bar0GoesLiveOnlyWithDecodeAndAnAddress) {
   EXPECT_EQ(stub.config_write(bar_offset(0), 4, kBarAddress).bars_changed, 0);
-  EXPECT_FALSE(stub.bar0());
+  EXPECT_FALSE(stub.bar_mapping(VgpuStub::kRegisterBar));
   EXPECT_EQ(stub.config_write(pci::kCommand, 2, pci::kCommandMemorySpace).bars_changed, 0b1);
-  EXPECT_EQ(stub.bar0(), (BarMapping{kBarAddress, 4096}));
-  EXPECT_EQ(stub.bar0(), stub.config().bar_mapping(0));
+  EXPECT_EQ(stub.bar_mapping(VgpuStub::kRegisterBar), (BarMapping{kBarAddress, 4096}));
+  EXPECT_EQ(stub.bar_mapping(VgpuStub::kRegisterBar), stub.config().bar_mapping(0));
   EXPECT_EQ(stub.config_write(pci::kCommand, 2, 0).bars_changed, 0b1);
-  EXPECT_FALSE(stub.bar0());
+  EXPECT_FALSE(stub.bar_mapping(VgpuStub::kRegisterBar));
 }
 
 // hvmloader: decode off, size with ~0, restore, assign, enable decode.
@@ -132,17 +132,18 @@ TEST_F(VgpuStubTest, FirmwareStyleSizingNeverExposesTheProbeRange) {
   const uint32_t probe = stub.config_read(bar_offset(0), 4);
   EXPECT_EQ(~probe + 1, 4096u);
   stub.config_write(pci::kCommand, 2, pci::kCommandMemorySpace);
-  EXPECT_FALSE(stub.bar0()) << "decode on while BAR0 holds the probe value must not map";
+  EXPECT_FALSE(stub.bar_mapping(VgpuStub::kRegisterBar))
+      << "decode on while BAR0 holds the probe value must not map";
   EXPECT_EQ(stub.config_write(bar_offset(0), 4, kBarAddress).bars_changed, 0b1);
-  EXPECT_EQ(stub.bar0(), (BarMapping{kBarAddress, 4096}));
+  EXPECT_EQ(stub.bar_mapping(VgpuStub::kRegisterBar), (BarMapping{kBarAddress, 4096}));
 }
 
 TEST_F(VgpuStubTest, LargerBar0MapsItsWholeSize) {
   VgpuStub big{StubConfig{.bar0_size = 1 << 20}, sink};
   big.config_write(bar_offset(0), 4, 0xE0000000);
   big.config_write(pci::kCommand, 2, pci::kCommandMemorySpace);
-  EXPECT_EQ(big.bar0(), (BarMapping{0xE0000000, 1 << 20}));
-  EXPECT_EQ(big.bar0_read(0x1000, 4), 0u);
+  EXPECT_EQ(big.bar_mapping(VgpuStub::kRegisterBar), (BarMapping{0xE0000000, 1 << 20}));
+  EXPECT_EQ(big.bar_read(VgpuStub::kRegisterBar, 0x1000, 4), 0u);
 }
 
 TEST_F(VgpuStubTest, CapabilityListIsOneWellFormedMsiCapability) {
@@ -162,7 +163,7 @@ TEST_F(VgpuStubTest, MsiWritableFieldsAreExactlyTheSpecified) {
   EXPECT_EQ(stub.config_read(kMsi + pci::kMsiAddressLow, 4), 0xFFFFFFFCu);
   EXPECT_EQ(stub.config_read(kMsi + pci::kMsiAddressHigh, 4), 0xFFFFFFFFu);
   EXPECT_EQ(stub.config_read(kMsi + pci::kMsiData64, 4), 0x0000FFFFu);  // 16-bit data
-  EXPECT_EQ(stub.config_read(kMsi + pci::kMsiMask64, 4), kMsiVector0);
+  EXPECT_EQ(stub.config_read(kMsi + pci::kMsiMask64, 4), pci::kMsiVector0);
   EXPECT_EQ(msi_pending(), 0u);
 }
 
@@ -175,10 +176,11 @@ TEST_F(VgpuStubTest, ExtendedSpaceReadsZeroAndIgnoresWrites) {
 }
 
 TEST_F(VgpuStubTest, PingThroughBar0AnswersMagicAndRequestId) {
-  stub.bar0_write(regs::kRequestId, 4, 0x1234);
+  stub.bar_write(VgpuStub::kRegisterBar, regs::kRequestId, 4, 0x1234);
   ping();
-  EXPECT_EQ(stub.bar0_read(regs::kStatus, 4), static_cast<uint32_t>(DeviceStatus::kDone));
-  EXPECT_EQ(stub.bar0_read(regs::kData, 8), 0x00001234'55504756ull);
+  EXPECT_EQ(stub.bar_read(VgpuStub::kRegisterBar, regs::kStatus, 4),
+            static_cast<uint32_t>(DeviceStatus::kDone));
+  EXPECT_EQ(stub.bar_read(VgpuStub::kRegisterBar, regs::kData, 8), 0x00001234'55504756ull);
   EXPECT_EQ(stub.registers().status(), DeviceStatus::kDone);
 }
 
@@ -191,7 +193,7 @@ TEST_F(VgpuStubTest, CompletionSendsProgrammedMsiWhenEnabled) {
 
 TEST_F(VgpuStubTest, FailedCommandAlsoSignalsCompletion) {
   program_msi(true, false);
-  stub.bar0_write(regs::kCommand, 4, 0x99);
+  stub.bar_write(VgpuStub::kRegisterBar, regs::kCommand, 4, 0x99);
   EXPECT_EQ(sink.sent.size(), 1u);
 }
 
@@ -204,8 +206,8 @@ TEST_F(VgpuStubTest, NoMsiWhileMsiIsDisabled) {
 
 TEST_F(VgpuStubTest, WritesThatStartNoCommandSendNoMsi) {
   program_msi(true, false);
-  stub.bar0_write(regs::kRequestId, 4, 1);
-  stub.bar0_write(regs::kStatus, 4, 2);
+  stub.bar_write(VgpuStub::kRegisterBar, regs::kRequestId, 4, 1);
+  stub.bar_write(VgpuStub::kRegisterBar, regs::kStatus, 4, 2);
   EXPECT_TRUE(sink.sent.empty());
 }
 
@@ -213,7 +215,7 @@ TEST_F(VgpuStubTest, MaskedVectorSetsPendingInsteadOfSending) {
   program_msi(/*enable=*/true, /*masked=*/true);
   ping();
   EXPECT_TRUE(sink.sent.empty());
-  EXPECT_EQ(msi_pending(), kMsiVector0);
+  EXPECT_EQ(msi_pending(), pci::kMsiVector0);
 }
 
 TEST_F(VgpuStubTest, UnmaskingDeliversThePendingMessageOnce) {
@@ -242,7 +244,7 @@ TEST_F(VgpuStubTest, GuestCannotClearPendingBit) {
   program_msi(true, true);
   ping();
   stub.config_write(kMsi + pci::kMsiPending64, 4, 0);
-  EXPECT_EQ(msi_pending(), kMsiVector0);
+  EXPECT_EQ(msi_pending(), pci::kMsiVector0);
 }
 
 TEST(VgpuStubConstruction, InvalidConfigIsRejected) {
@@ -258,7 +260,7 @@ TEST(StubConfigValidation, AcceptsPowersOfTwoFrom4KiBTo1GiB) {
   EXPECT_TRUE(validate(StubConfig{.bar0_size = 4096, .class_code = 0xFFFFFF}));
 }
 
-// The message must name the problem (spec section 5).
+// The message must name the problem (docs/spec.md §5).
 void expect_rejected(const StubConfig& cfg, const std::string& message) {
   const Status s = validate(cfg);
   ASSERT_FALSE(s) << message;
@@ -268,11 +270,12 @@ void expect_rejected(const StubConfig& cfg, const std::string& message) {
 TEST(StubConfigValidation, RejectsBadSizesAndClassCodesNamingTheProblem) {
   expect_rejected({.bar0_size = 6000}, "BAR0 size 6000 is not a power of two");
   expect_rejected({.bar0_size = 0}, "BAR0 size 0 is not a power of two");
-  expect_rejected({.bar0_size = 2048}, "BAR0 size 2048 is below the minimum of 4096 bytes");
+  expect_rejected({.bar0_size = 2048},
+                  "BAR0 size 2048 is below 4096 bytes (the register layout, and one page)");
   expect_rejected({.bar0_size = uint64_t{1} << 31},
-                  "BAR0 size 2147483648 exceeds the 1 GiB limit of a 32-bit BAR");
+                  "BAR0 size 2147483648 exceeds 1 GiB, the limit for a 32-bit BAR");
   expect_rejected({.bar0_size = 4096, .class_code = 0x1000000},
-                  "class code 0x1000000 does not fit in 24 bits");
+                  "class code 0x1000000 does not fit in 24 bits (class, subclass, prog-if)");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// BAR0 placements as a table (spec section 2, pitfalls 8 and 9): the claimed
+// BAR0 placements as a table (docs/spec.md §2): the claimed
 // window always equals the BAR the guest decodes, a BAR holding 0 or the
 // sizing value claims nothing, and no claim outlives a move or the daemon.
 #include <cstdint>

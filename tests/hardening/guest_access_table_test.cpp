@@ -1,6 +1,6 @@
 // Guest accesses as tables: every BAR0 register and every config offset at
 // every width gets the answer the spec defines, read-only fields ignore
-// writes, and nothing crashes or wedges (spec sections 2 and 3).
+// writes, and nothing crashes or wedges (docs/spec.md §2 and §3).
 #include <array>
 #include <cstdint>
 #include <cstring>

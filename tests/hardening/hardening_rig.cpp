@@ -24,7 +24,7 @@ Rig::~Rig() {
 }
 
 void Rig::start() {
-  daemon_.emplace(hv_, app::DaemonConfig{kSbdf, device::StubConfig{}});
+  daemon_.emplace(hv_, app::DaemonConfig{kSbdf, device::stub_factory(device::StubConfig{})});
   id_ = daemon_->daemon().server_id();
 }
 

@@ -1,4 +1,4 @@
-// Malformed ioreqs as a table (pitfalls 5 and 7): each is sent through the
+// Malformed ioreqs as a table: each is sent through the
 // real slot handshake and must get its defined answer (a read of nothing is
 // all ones; writes are dropped), leave no slot stuck and claim nothing.
 #include <cstdint>

@@ -40,7 +40,7 @@ std::string describe(const std::vector<SimCall>& calls) {
 // hvmloader's scan on `guest`'s vCPU; returns the BAR0 address it assigned.
 uint32_t boot_with_hvmloader(sim::SimGuest& guest) {
   guest.hvmloader_scan();
-  return guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+  return guest.config_read(kSbdf0005, pci::kBar0, 4) & ~pci::kBarMemFlagsMask;
 }
 
 sim::SimConfig with_vcpus(unsigned n) {
@@ -89,7 +89,7 @@ void expect_alternating_claims(sim::SimHypervisor& hv, unsigned min_toggles) {
 void expect_claim_mirrors_decode(sim::SimHypervisor& hv, app::Daemon& d) {
   sim::SimGuest guest(hv, 0);
   const bool decoding = guest.config_read(kSbdf0005, pci::kCommand, 2) & pci::kCommandMemorySpace;
-  const uint32_t base = guest.config_read(kSbdf0005, pci::kBar0, 4) & ~0xfu;
+  const uint32_t base = guest.config_read(kSbdf0005, pci::kBar0, 4) & ~pci::kBarMemFlagsMask;
   const auto claimed = hv.mmio_ranges(d.server_id());
   // A racing guest can leave the probe value in the BAR: never claimed.
   if (decoding && base != 0 && base != 0xfffff000u)
@@ -287,7 +287,7 @@ TEST(DaemonSim, MalformedRequestsGetAnAnswerAndLeaveNoSlotBusy) {
     ioreq_t r{};
     r.type = c.type;
     r.dir = IOREQ_READ;
-    r.addr = c.type == IOREQ_TYPE_PCI_CONFIG ? abi::pci_config_addr(0x28, 0) : base;
+    r.addr = c.type == IOREQ_TYPE_PCI_CONFIG ? abi::pci_config_addr(kSbdf0005.packed(), 0) : base;
     r.size = c.size;
     r.count = c.count;
     const ioreq_t done = hv.issue(1, r, id);

@@ -1,4 +1,4 @@
-// The daemon's life as an administrator sees it (spec sections 4-6): serve()
+// The daemon's life as an administrator sees it (docs/spec.md §4–§6): serve()
 // with the simulated hypervisor and an in-memory XenStore, from bring-up to
 // exit code, and what is left behind.
 #include <gtest/gtest.h>
@@ -46,7 +46,8 @@ class Lifecycle : public ::testing::Test {
       auto v = store.read(state);
       if (v && *v == "4") connected_ = true;
     });
-    return std::async(std::launch::async, [&] { return app::serve(hv, store, options_); });
+    return std::async(std::launch::async,
+                      [&] { return app::serve(hv, store, options_, app::stub_device(options_)); });
   }
 
   // Waits (bounded) until the backend says Connected.
@@ -127,7 +128,8 @@ TEST_F(Lifecycle, SigtermDuringFourVcpuStormTearsDownInOrder) {
   auto rc = serve_async(hv, store);
   ASSERT_TRUE(wait_connected(store));
   sim::SimGuest(hv, 0).hvmloader_scan();
-  const uint64_t base = sim::SimGuest(hv, 0).config_read(kSbdf, pci::kBar0, 4) & ~0xfu;
+  const uint64_t base =
+      sim::SimGuest(hv, 0).config_read(kSbdf, pci::kBar0, 4) & ~pci::kBarMemFlagsMask;
 
   std::atomic<bool> go{true};
   std::atomic<uint64_t> answered{0};
@@ -167,7 +169,7 @@ TEST_F(Lifecycle, SecondDaemonForSameDomainAndSbdfRefusesWithExitTwo) {
 
   sim::SimHypervisor hv2(config(1));
   ::testing::internal::CaptureStderr();
-  const int rc = app::serve(hv2, store, options_);
+  const int rc = app::serve(hv2, store, options_, app::stub_device(options_));
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(rc, app::kExitUsage);
   EXPECT_NE(err.find("already claimed by another vgpu-ioreqd"), std::string::npos) << err;
@@ -194,7 +196,7 @@ TEST_P(BadDomain, IsBadInputWithOneLineAndNothingLeftBehind) {
   if (!c.exists) hv.destroy_domain();
   xenstore::FakeStore store;
   ::testing::internal::CaptureStderr();
-  const int rc = app::serve(hv, store, options_);
+  const int rc = app::serve(hv, store, options_, app::stub_device(options_));
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(rc, app::kExitUsage);
   EXPECT_EQ(err, std::string("vgpu-ioreqd: ") + c.message + "\n");

@@ -257,18 +257,71 @@ TEST_F(ConfigSpaceTest, EffectsEmptyForWritesThatCannotMoveABar) {
   EXPECT_EQ(cs.write(kStatus, 2, 0xFFFF).bars_changed, 0);
 }
 
-TEST_F(ConfigSpaceTest, RegisterBarRejectsWhatA32BitMemoryBarCannotBe) {
+TEST_F(ConfigSpaceTest, RegisterBarRejectsWhatAMemoryBarCannotBe) {
   EXPECT_FALSE(cs.register_bar(kBarCount, 4096, 0));
   const Status not_pow2 = cs.register_bar(1, 6000, 0);
   ASSERT_FALSE(not_pow2);
   EXPECT_NE(not_pow2.error().message.find("6000 is not a power of two"), std::string::npos);
   EXPECT_FALSE(cs.register_bar(1, 0, 0));
   EXPECT_FALSE(cs.register_bar(1, 8, 0));
-  EXPECT_FALSE(cs.register_bar(1, uint64_t{1} << 32, 0));
-  EXPECT_FALSE(cs.register_bar(1, 4096, kBarMemType64));
+  EXPECT_FALSE(cs.register_bar(1, uint64_t{1} << 32, 0)) << "too large for a 32-bit BAR";
+  EXPECT_FALSE(cs.register_bar(1, uint64_t{1} << 41, kBarMemType64));
+  EXPECT_FALSE(cs.register_bar(kBarCount - 1, 4096, kBarMemType64)) << "no upper half left";
   EXPECT_FALSE(cs.register_bar(1, 4096, kBarIoSpace));
   cs.write(bar_offset(1), 4, 0xFFFFFFFF);
   EXPECT_EQ(cs.read(bar_offset(1), 4), 0u) << "a rejected BAR must stay unimplemented";
+}
+
+// A 64-bit BAR: two registers, sized and placed as one, probe values of
+// either half never mapped.
+class Bar64Test : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kSize = uint64_t{1} << 20;
+  void SetUp() override {
+    ASSERT_TRUE(cs.register_bar(2, kSize, kBarMemType64 | kBarPrefetchable));
+    cs.set_writable(kCommand, 2, kCommandMemorySpace);
+  }
+  void place(uint64_t address) {
+    cs.write(bar_offset(2), 4, static_cast<uint32_t>(address));
+    cs.write(bar_offset(3), 4, static_cast<uint32_t>(address >> 32));
+  }
+  ConfigSpace cs;
+};
+
+TEST_F(Bar64Test, SizingReadsTheMaskFromBothHalves) {
+  EXPECT_EQ(cs.read(bar_offset(2), 4), kBarMemType64 | kBarPrefetchable);
+  cs.write(bar_offset(2), 4, 0xFFFFFFFF);
+  cs.write(bar_offset(3), 4, 0xFFFFFFFF);
+  EXPECT_EQ(cs.read(bar_offset(2), 4), 0xFFF00000u | kBarMemType64 | kBarPrefetchable);
+  EXPECT_EQ(cs.read(bar_offset(3), 4), 0xFFFFFFFFu);
+}
+
+TEST_F(Bar64Test, MapsAbove4GiBAsOneWindow) {
+  place(0x12'3450'0000);
+  cs.write(kCommand, 2, kCommandMemorySpace);
+  EXPECT_EQ(cs.bar_mapping(2), (BarMapping{0x12'3450'0000, kSize}));
+  EXPECT_FALSE(cs.bar_mapping(3)) << "the upper half is no BAR of its own";
+}
+
+TEST_F(Bar64Test, ProbeValuesOfEitherHalfAreNotMapped) {
+  cs.write(kCommand, 2, kCommandMemorySpace);
+  place(0xF000'0000);
+  EXPECT_EQ(cs.bar_mapping(2), (BarMapping{0xF000'0000, kSize}));
+  cs.write(bar_offset(3), 4, 0xFFFFFFFF);  // sizing the upper half, decode on
+  EXPECT_FALSE(cs.bar_mapping(2));
+  place(0);
+  cs.write(bar_offset(2), 4, 0xFFFFFFFF);  // sizing the lower half, upper 0
+  EXPECT_FALSE(cs.bar_mapping(2));
+  place(0);
+  EXPECT_FALSE(cs.bar_mapping(2)) << "0 is unassigned";
+}
+
+TEST_F(Bar64Test, WritingTheUpperHalfReportsTheBarAsChanged) {
+  place(0xF000'0000);
+  cs.write(kCommand, 2, kCommandMemorySpace);
+  const ConfigWriteEffects fx = cs.write(bar_offset(3), 4, 0x1);
+  EXPECT_TRUE(fx.bar_changed(2));
+  EXPECT_EQ(cs.bar_mapping(2), (BarMapping{0x1'F000'0000, kSize}));
 }
 
 TEST_F(ConfigSpaceTest, NoCapabilitiesMeansStatusBitAndPointerClear) {

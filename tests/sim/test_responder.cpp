@@ -55,7 +55,7 @@ TestResponder::TestResponder(SimHypervisor& hv, pci::Sbdf sbdf, Mode mode, uint1
   put(0x40 + pci::kMsiData64, 2, 0, 0xFFFF);
   put(0x40 + pci::kMsiMask64, 4, 0, 1);
 
-  // Pitfall 1 order: create, map, enable, read vp_eport and bind, claim.
+  // Xen's order: create, map, enable, read vp_eport and bind, claim.
   id_ = must(hv_.create_ioreq_server());
   page_ = must(hv_.map_ioreq_page(id_));
   must(hv_.set_ioreq_server_enabled(id_, true));
@@ -83,7 +83,7 @@ void TestResponder::run() {
     if (::poll(&pfd, 1, 20) <= 0) continue;
     auto port = evtchn_->pending();
     if (!port || !*port) continue;
-    must(evtchn_->unmask(**port));  // pitfall 6: pending, unmask, then handle
+    must(evtchn_->unmask(**port));  // pending, unmask, then handle
     serve(**port);
   }
 }
@@ -159,7 +159,7 @@ void TestResponder::config_write(uint32_t offset, unsigned size, uint32_t value)
   if (offset < pci::kBar0 + 4 && offset + size > pci::kCommand) update_bar_claim();
 }
 
-// Pitfall 9: live only with Memory Space on and a real address; unmap the
+// Live only with Memory Space on and a real address; unmap the
 // exact old range before mapping the new one.
 void TestResponder::update_bar_claim() {
   uint32_t bar = 0;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "vgpu/app/daemon.h"
+#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/sim/sim_hypervisor.h"
 
 namespace vgpu::testing {
@@ -27,7 +28,9 @@ inline const pci::Sbdf kSbdf0005{0, 0, 5, 0};
 
 class DaemonThread {
  public:
-  explicit DaemonThread(sim::SimHypervisor& hv, app::DaemonConfig config = {kSbdf0005, {}}) {
+  explicit DaemonThread(sim::SimHypervisor& hv,
+                        app::DaemonConfig config = {kSbdf0005,
+                                                    device::stub_factory(device::StubConfig{})}) {
     auto d = app::Daemon::start(hv, config);
     if (!d) throw std::runtime_error("daemon failed to start: " + d.error().describe());
     daemon_ = std::move(*d);

@@ -1,4 +1,4 @@
-// BackendPublisher against FakeStore: the exact layout of spec section 4.
+// BackendPublisher against FakeStore: the exact layout of docs/spec.md §4.
 #include "vgpu/xenstore/backend_publisher.h"
 
 #include <gtest/gtest.h>
@@ -17,10 +17,21 @@ constexpr uint16_t kDomid = 7;
 constexpr char kBackend[] = "/local/domain/0/backend/vgpu/7/0";
 constexpr char kFrontend[] = "/local/domain/7/device/vgpu/0";
 
+// The vGPU stub's identity as docs/spec.md §2 states it.
+pci::DeviceIdentity stub_like_identity() {
+  pci::DeviceIdentity id;
+  id.vendor_id = 0x1af4;
+  id.device_id = 0x1111;
+  id.class_code = 0x120000;
+  id.bars[0].size = 4096;
+  return id;
+}
+
 BackendInfo info() {
   BackendInfo i;
   i.domid = kDomid;
   i.sbdf = pci::Sbdf{0, 0, 5, 0};
+  i.identity = stub_like_identity();
   i.pid = 4242;
   return i;
 }
@@ -101,14 +112,26 @@ TEST_F(BackendPublisherTest, BackendIsDom0sReadableByGuestFrontendIsGuestsReadab
 
 TEST_F(BackendPublisherTest, CustomIdentityIsFormattedAsHex) {
   BackendInfo i = info();
-  i.class_code = 0x030000;
-  i.bar0_size = 65536;
+  i.identity.class_code = 0x030000;
+  i.identity.bars[0].size = 65536;
   i.sbdf = pci::Sbdf{1, 2, 3, 4};
   BackendPublisher pub(store, i);
   ASSERT_TRUE(pub.publish());
   EXPECT_EQ(get(store, std::string(kBackend) + "/class"), "0x030000");
   EXPECT_EQ(get(store, std::string(kBackend) + "/bar0-size"), "65536");
   EXPECT_EQ(get(store, std::string(kBackend) + "/sbdf"), "0001:02:03.4");
+}
+
+TEST_F(BackendPublisherTest, EveryImplementedBarGetsAnAddressAndASizeKey) {
+  BackendInfo i = info();
+  i.identity.bars[2] = pci::BarSpec{.size = 1 << 20, .is_64bit = true, .prefetchable = true};
+  BackendPublisher pub(store, i);
+  ASSERT_TRUE(pub.publish());
+  EXPECT_EQ(get(store, std::string(kBackend) + "/bar0-size"), "4096");
+  EXPECT_EQ(get(store, std::string(kBackend) + "/bar2"), "");
+  EXPECT_EQ(get(store, std::string(kBackend) + "/bar2-size"), "1048576");
+  for (const char* absent : {"bar1", "bar1-size", "bar3", "bar3-size", "bar5"})
+    EXPECT_FALSE(store.read(std::string(kBackend) + "/" + absent).ok()) << absent;
 }
 
 TEST_F(BackendPublisherTest, PublishIsAtomicForAnyObserver) {
@@ -178,15 +201,13 @@ TEST_F(BackendPublisherTest, FrontendStateIsLeftToTheGuest) {
   EXPECT_EQ(get(store, std::string(kFrontend) + "/state"), "1");
 }
 
-TEST_F(BackendPublisherTest, Bar0FollowsDecoding) {
+TEST_F(BackendPublisherTest, KeysCanBeUpdatedAfterPublish) {
   BackendPublisher pub(store, info());
   ASSERT_TRUE(pub.publish());
-  ASSERT_TRUE(pub.set_bar0(0xf0000000));
+  ASSERT_TRUE(pub.set_key(keys::bar(0), "0xf0000000"));
   EXPECT_EQ(get(store, std::string(kBackend) + "/bar0"), "0xf0000000");
-  ASSERT_TRUE(pub.set_bar0(std::nullopt));
+  ASSERT_TRUE(pub.set_key(keys::bar(0), ""));
   EXPECT_EQ(get(store, std::string(kBackend) + "/bar0"), "");
-  ASSERT_TRUE(pub.set_bar0(0xe0001000));
-  EXPECT_EQ(get(store, std::string(kBackend) + "/bar0"), "0xe0001000");
 }
 
 TEST_F(BackendPublisherTest, IoreqServerIdIsDecimal) {
@@ -198,7 +219,7 @@ TEST_F(BackendPublisherTest, IoreqServerIdIsDecimal) {
 
 TEST_F(BackendPublisherTest, UpdatesBeforePublishAreRefused) {
   BackendPublisher pub(store, info());
-  EXPECT_FALSE(pub.set_bar0(0xf0000000).ok());
+  EXPECT_FALSE(pub.set_key(keys::bar(0), "0xf0000000").ok());
   EXPECT_FALSE(pub.set_state(XenbusState::kConnected).ok());
   EXPECT_TRUE(store.list("/local/domain/0/backend").value().empty());
 }
@@ -207,7 +228,7 @@ TEST_F(BackendPublisherTest, VanishedBackendIsNotRecreated) {
   BackendPublisher pub(store, info());
   ASSERT_TRUE(pub.publish());
   ASSERT_TRUE(store.remove(kBackend));  // e.g. an administrator's xenstore-rm
-  Status st = pub.set_bar0(0xf0000000);
+  Status st = pub.set_key(keys::bar(0), "0xf0000000");
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ENOENT);
   EXPECT_FALSE(store.read(kBackend).ok());

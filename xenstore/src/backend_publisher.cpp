@@ -110,20 +110,24 @@ Status BackendPublisher::check_not_in_use(StoreOps& ops) {
 Status BackendPublisher::write_all(StoreOps& ops) {
   const Permissions be = backend_perms(info_.domid);
   const Permissions fe = frontend_perms(info_.domid);
-  const std::pair<std::string_view, std::string> backend_keys[] = {
-      {keys::kFrontend, paths_.frontend},
-      {keys::kFrontendId, std::to_string(info_.domid)},
-      {keys::kOnline, "1"},
-      {keys::kState, state_value(XenbusState::kInitialising)},
-      {keys::kSbdf, info_.sbdf.to_string()},
-      {keys::kVendorId, fmt::format("{:#06x}", info_.vendor_id)},
-      {keys::kDeviceId, fmt::format("{:#06x}", info_.device_id)},
-      {keys::kClass, fmt::format("{:#08x}", info_.class_code)},
-      {keys::kBar0, ""},
-      {keys::kBar0Size, std::to_string(info_.bar0_size)},
-      {keys::kIoreqServer, ""},
-      {keys::kPid, std::to_string(info_.pid)},
+  const pci::DeviceIdentity& id = info_.identity;
+  std::vector<std::pair<std::string, std::string>> backend_keys = {
+      {std::string(keys::kFrontend), paths_.frontend},
+      {std::string(keys::kFrontendId), std::to_string(info_.domid)},
+      {std::string(keys::kOnline), "1"},
+      {std::string(keys::kState), state_value(XenbusState::kInitialising)},
+      {std::string(keys::kSbdf), info_.sbdf.to_string()},
+      {std::string(keys::kVendorId), fmt::format("{:#06x}", id.vendor_id)},
+      {std::string(keys::kDeviceId), fmt::format("{:#06x}", id.device_id)},
+      {std::string(keys::kClass), fmt::format("{:#08x}", id.class_code)},
   };
+  for (unsigned i = 0; i < pci::kBarCount; ++i) {
+    if (!id.bars[i].implemented()) continue;
+    backend_keys.emplace_back(keys::bar(i), "");  // empty until the guest enables decoding
+    backend_keys.emplace_back(keys::bar_size(i), std::to_string(id.bars[i].size));
+  }
+  backend_keys.emplace_back(keys::kIoreqServer, "");
+  backend_keys.emplace_back(keys::kPid, std::to_string(info_.pid));
   if (auto st = put(ops, paths_.backend, "", be); !st) return st;
   for (const auto& [key, value] : backend_keys) {
     if (auto st = put(ops, paths_.backend_key(key), value, be); !st) return st;
@@ -168,8 +172,8 @@ Status BackendPublisher::set_ioreq_server(uint16_t id) {
   return update_backend_key(keys::kIoreqServer, std::to_string(id));
 }
 
-Status BackendPublisher::set_bar0(std::optional<uint64_t> address) {
-  return update_backend_key(keys::kBar0, address ? fmt::format("{:#x}", *address) : "");
+Status BackendPublisher::set_key(std::string_view key, std::string_view value) {
+  return update_backend_key(key, value);
 }
 
 Status BackendPublisher::teardown() {

@@ -4,6 +4,14 @@
 
 namespace vgpu::xenstore {
 
+std::string keys::bar(unsigned index) {
+  return fmt::format("bar{}", index);
+}
+
+std::string keys::bar_size(unsigned index) {
+  return fmt::format("bar{}-size", index);
+}
+
 XenstorePaths XenstorePaths::for_domain(uint16_t domid) {
   XenstorePaths p;
   p.domid = domid;

@@ -1,6 +1,6 @@
 // Xen's ioreq ABI, taken from Xen's own public header so that the daemon and
 // the simulated hypervisor share one definition with the real hypervisor,
-// checked here field by field (xen-notes.md "Layouts").
+// checked here field by field.
 #pragma once
 
 #include <atomic>

@@ -1,11 +1,12 @@
-// The running device model: one ioreq server serving one vGPU stub.
+// The running device model: one ioreq server serving one PCI device.
 //
 // start() brings it to the point where the guest may be unpaused: server
 // created, page mapped, enabled, every vCPU's event channel bound, SBDF
-// claimed (spec section 4: "Connected"). run() then serves requests until
-// asked to stop. The destructor tears down in the order of pitfall 10:
-// release the claims (so nothing new is routed to us), finish requests in
-// flight, then unbind, disable, unmap and destroy the server.
+// claimed (docs/spec.md §4: "Connected"). run() then serves requests until
+// asked to stop. The destructor releases the claims first (so nothing new
+// is routed to us), answers requests in flight (a vCPU left waiting would
+// block until the server is destroyed), then unbinds, disables, unmaps and
+// destroys the server.
 //
 // Thread-compatible, except request_stop(), which any thread may call.
 #pragma once
@@ -14,8 +15,8 @@
 #include <memory>
 #include <optional>
 
+#include "vgpu/common/rate_limited_log.h"
 #include "vgpu/common/result.h"
-#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/host/claims.h"
 #include "vgpu/host/device_host.h"
 #include "vgpu/hv/hypervisor.h"
@@ -27,7 +28,7 @@ namespace vgpu::app {
 
 struct DaemonConfig {
   pci::Sbdf sbdf;
-  device::StubConfig device;
+  pci::DeviceFactory make_device;
 };
 
 // Told of the daemon's externally visible state (XenStore publishes it).
@@ -37,11 +38,11 @@ class DaemonObserver {
   virtual ~DaemonObserver() = default;
   // The server is enabled and its event channels bound; the SBDF is next.
   virtual void server_enabled(hv::ServerId id) = 0;
-  // The BAR0 window we claimed, or nullopt when none is.
-  virtual void bar0_changed(std::optional<pci::BarMapping> now) = 0;
+  // The window we claimed for BAR `index`, or nullopt when none is.
+  virtual void bar_changed(unsigned index, std::optional<pci::BarMapping> now) = 0;
 };
 
-class Daemon final : private host::Bar0Listener {
+class Daemon final : private host::BarListener {
  public:
   // `observer`, if given, must outlive the daemon.
   static Result<std::unique_ptr<Daemon>> start(hv::Hypervisor& hv, const DaemonConfig& config,
@@ -63,15 +64,14 @@ class Daemon final : private host::Bar0Listener {
   const ioreq::Dispatcher& dispatcher() const { return dispatcher_; }
   // For benchmarks of the request path without transport: they dispatch
   // private ioreq_t copies as the server would, through the same wiring
-  // (BAR0 moves reach the claims). Only while run() is not running.
+  // (BAR moves reach the claims). Only while run() is not running.
   ioreq::Dispatcher& dispatcher() { return dispatcher_; }
-  const host::DeviceHost& host() const { return host_; }
   const host::Claims& claims() const { return *claims_; }
 
  private:
   Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer);
   Status bring_up();
-  void bar0_changed(std::optional<pci::BarMapping> now) override;
+  void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override;
 
   // Declaration order is acquisition order; see the destructor for teardown.
   hv::Hypervisor& hv_;
@@ -81,6 +81,10 @@ class Daemon final : private host::Bar0Listener {
   std::unique_ptr<host::Claims> claims_;
   ioreq::EventLoop loop_;
   DaemonObserver* observer_ = nullptr;
+  // A guest may move BARs or toggle decoding in a loop: these lines are
+  // rate-limited; the claims and XenStore still follow every change.
+  RateLimitedLog bar_log_{"BAR placement lines", spdlog::level::info, 20, std::chrono::seconds(10)};
+  RateLimitedLog claim_failure_log_{"failed BAR claims", spdlog::level::err};
 };
 
 }  // namespace vgpu::app

@@ -1,13 +1,15 @@
-// The daemon's life from parsed options to exit code (spec section 5):
+// The daemon's life from parsed options to exit code (docs/spec.md §5):
 // 2 for bad input with nothing left behind, 1 for a runtime failure, 0 after
 // an orderly teardown (SIGTERM/SIGINT, or the guest going away).
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "vgpu/app/daemon.h"
 #include "vgpu/app/options.h"
 #include "vgpu/hv/hypervisor.h"
+#include "vgpu/pci/identity.h"
 #include "vgpu/xenstore/store.h"
 
 namespace vgpu::app {
@@ -16,10 +18,17 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitUsage = 2;
 
-// Runs against the real Xen, or the simulator with --simulate.
-int run(const Options& options);
+// The device a daemon serves: what it is (for XenStore and the logs) and how
+// to build it.
+struct DeviceSpec {
+  pci::DeviceIdentity identity;
+  pci::DeviceFactory make_device;
+};
 
-// Extra steps around serving, for the simulated guest of --simulate.
+// The vGPU stub as the options configure it.
+DeviceSpec stub_device(const Options& options);
+
+// Extra steps around serving, for the scripted guest of vgpu-sim.
 struct ServeHooks {
   // Once the daemon is Connected, on the daemon's thread, before it starts
   // serving; may add fds to the loop and start threads, must not block.
@@ -32,10 +41,10 @@ struct ServeHooks {
 // instance lock, XenStore backend, bring-up, pid file, readiness, serving
 // until stopped or the guest is gone, teardown. Logging is set up.
 int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& options,
-          const ServeHooks& hooks = {});
+          const DeviceSpec& device, const ServeHooks& hooks = {});
 
-// Prints the one-line error of spec section 5 (and logs it when the log goes
-// to a file) and returns `code`.
+// Prints the one-line error of docs/spec.md §5 ("<program>: <message>"), logs
+// it when the log goes to a file, and returns `code`.
 int fail(const Options& options, int code, const std::string& message);
 
 }  // namespace vgpu::app

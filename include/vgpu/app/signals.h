@@ -1,4 +1,4 @@
-// SIGTERM/SIGINT as an fd for the event loop (pitfall 10: never tear down
+// SIGTERM/SIGINT as an fd for the event loop (never tear down
 // inside a signal handler). Construct before starting any thread, so that
 // every thread inherits the blocked mask and the signal reaches the fd.
 #pragma once

@@ -1,9 +1,11 @@
-// Rate limiting for log lines a guest can trigger at will (style.md habit 7):
-// a misbehaving guest must not be able to fill Dom0's disk through our log.
+// Rate limiting for events a guest can trigger at will (log lines, XenStore
+// writes): a misbehaving guest must not be able to fill Dom0's disk through
+// our log or keep xenstored busy. See RateLimitedLog for log lines.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <utility>
 
 namespace vgpu {
 
@@ -32,6 +34,9 @@ class RateLimiter {
     dropped_ = 0;
     return true;
   }
+
+  // Events refused since the last allowed one; resets the count.
+  uint64_t take_dropped() { return std::exchange(dropped_, 0); }
 
  private:
   unsigned burst_;

@@ -1,4 +1,4 @@
-// Result<T>: the setup-failure channel (style.md habit 7).
+// Result<T>: the setup-failure channel.
 //
 // Host and setup failures (a Xen call refused, a file that cannot be opened)
 // return a Result the caller must look at; guest misbehaviour never does, it

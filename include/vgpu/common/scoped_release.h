@@ -3,7 +3,7 @@
 // Each resource the daemon takes from the hypervisor (server, page, enable,
 // ports, claims) is held by one of these as a class member, so members
 // declared in acquisition order are released in exactly the reverse order
-// (style.md habit 8) and no error path needs a goto ladder.
+// and no error path needs a goto ladder.
 #pragma once
 
 #include <functional>

@@ -1,5 +1,5 @@
-// The vGPU stub's BAR0 register file (spec section 3), seen as little-endian
-// bytes at offsets inside BAR0 (style.md habit 4). Each byte follows the rule
+// The vGPU stub's BAR0 register file (docs/spec.md §3), seen as little-endian
+// bytes at offsets inside BAR0, never guest addresses. Each byte follows the rule
 // kRegisterMap gives it; commands run synchronously when a write touches
 // COMMAND. It knows nothing of PCI config space or interrupts: the stub
 // decides what a completion means.

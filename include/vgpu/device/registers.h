@@ -1,6 +1,6 @@
-// The vGPU stub's BAR0 register map (spec section 3): offsets, command codes,
+// The vGPU stub's BAR0 register map (docs/spec.md §3): offsets, command codes,
 // status values and the one table that gives every byte its access rule
-// (style.md habit 6). Anything the table does not list is reserved: it reads
+// (no magic numbers elsewhere). Anything the table does not list is reserved: it reads
 // 0 and ignores writes.
 #pragma once
 

@@ -1,76 +1,59 @@
-// The vGPU stub PCI device (spec sections 2 and 3): its configuration-space
-// identity, BAR0 register file and MSI delivery. It sees config offsets and
-// offsets inside BAR0, never guest addresses or Xen (style.md habit 4).
+// The vGPU stub PCI device (docs/spec.md §2 and §3): its identity, and BAR0
+// as the register file. Configuration space and MSI come from
+// pci::ConfigSpaceDevice; this class adds only what makes the device itself.
 //
 // Thread-compatible: callers serialise access.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 
 #include "vgpu/common/result.h"
-#include "vgpu/device/msi_sink.h"
 #include "vgpu/device/register_file.h"
-#include "vgpu/pci/config_space.h"
+#include "vgpu/pci/pci_device.h"
 
 namespace vgpu::device {
 
-// PCI identity (spec section 2).
-inline constexpr uint16_t kStubVendorId = 0x1AF4;
-inline constexpr uint16_t kStubDeviceId = 0x1111;
-inline constexpr uint8_t kStubRevision = 0x01;
-inline constexpr uint16_t kStubSubsystemVendorId = 0x1AF4;
-inline constexpr uint16_t kStubSubsystemId = 0x1111;
-inline constexpr uint32_t kDefaultClassCode = 0x120000;  // processing accelerator
-inline constexpr uint32_t kMaxClassCode = 0xFFFFFF;
-inline constexpr uint8_t kStubInterruptLine = 0xFF;  // "not connected" until firmware sets it
-inline constexpr uint16_t kStubCommandWritable =
-    pci::kCommandMemorySpace | pci::kCommandBusMaster | pci::kCommandIntxDisable;
-inline constexpr uint8_t kStubMsiOffset = 0x40;   // the first (and only) capability
-inline constexpr uint32_t kMsiVector0 = 1u << 0;  // mask/pending bit of the single vector
+// What an administrator may choose on the command line (docs/spec.md §5).
+struct StubConfig {
+  uint64_t bar0_size = 4096;
+  uint32_t class_code = 0x120000;  // processing accelerator
+};
 
-// BAR0 size limits: at least the 4 KiB register layout, at most 1 GiB so a
-// 32-bit BAR can still be placed below 4 GiB.
+// BAR0 limits: at least the 4 KiB register layout (and a page, which is
+// what Xen maps), at most 1 GiB so a 32-bit BAR still fits below 4 GiB.
 inline constexpr uint64_t kMinBar0Size = 4096;
 inline constexpr uint64_t kMaxBar0Size = uint64_t{1} << 30;
 
-struct StubConfig {
-  uint64_t bar0_size = 4096;
-  uint32_t class_code = kDefaultClassCode;
-};
+// Each returns an error naming the problem ("BAR0 size 6000 is not a power
+// of two"); the command line reports it as it is.
+Status validate_bar0_size(uint64_t bytes);
+Status validate_class_code(uint64_t class_code);
+Status validate(const StubConfig& config);
 
-// Checks a configuration from the command line; the error names the problem
-// ("BAR0 size 6000 is not a power of two").
-Status validate(const StubConfig& cfg);
+// The stub's identity (docs/spec.md §2): the one place its IDs, class and
+// BAR live. The device, XenStore and the logs all read it from here.
+pci::DeviceIdentity stub_identity(const StubConfig& config);
 
-class VgpuStub {
+// Builds stubs as `config` says (which must pass validate()).
+pci::DeviceFactory stub_factory(const StubConfig& config);
+
+class VgpuStub final : public pci::ConfigSpaceDevice {
  public:
-  // `cfg` must pass validate(); an invalid one throws std::invalid_argument.
-  // `msi` must outlive the stub.
-  VgpuStub(const StubConfig& cfg, MsiSink& msi);
+  static constexpr unsigned kRegisterBar = 0;
 
-  uint32_t config_read(uint32_t offset, unsigned size) const { return config_.read(offset, size); }
-  // A write that unmasks or enables MSI while a message is pending sends it.
-  pci::ConfigWriteEffects config_write(uint32_t offset, unsigned size, uint32_t value);
+  // `config` must pass validate() (std::invalid_argument otherwise); `msi`
+  // must outlive the stub.
+  VgpuStub(const StubConfig& config, pci::MsiSink& msi);
 
-  std::optional<pci::BarMapping> bar0() const { return config_.bar_mapping(0); }
-  // `offset` is inside BAR0; any size 1..8 at any alignment (see RegisterFile).
-  uint64_t bar0_read(uint64_t offset, unsigned size) { return regs_.read(offset, size); }
-  // A write that completes a command raises MSI, or sets its pending bit
-  // while the vector is masked.
-  void bar0_write(uint64_t offset, unsigned size, uint64_t value);
+  // BAR0 only: the register file, any size 1..8 at any alignment. A write
+  // that completes a command raises MSI (or sets its pending bit).
+  uint64_t bar_read(unsigned bar, uint64_t offset, unsigned size) override;
+  void bar_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) override;
 
-  const pci::ConfigSpace& config() const { return config_; }
   const RegisterFile& registers() const { return regs_; }
 
  private:
-  pci::MsiCapability64 msi_state() const;
-  void signal_completion();
-  void deliver_pending_msi();
-
-  pci::ConfigSpace config_;
   RegisterFile regs_;
-  MsiSink& msi_;
 };
 
 }  // namespace vgpu::device

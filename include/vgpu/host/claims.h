@@ -1,10 +1,12 @@
-// What our ioreq server has claimed with the hypervisor: the SBDF and the
-// BAR0 window, kept as our own record (pitfall 9) so that an unmap always
-// names the exact range that was mapped.
+// What our ioreq server has claimed with the hypervisor: the SBDF and one
+// MMIO window per decoding BAR, kept as our own record so that an unmap
+// always names the exact range that was mapped (Xen refuses a partial unmap
+// with ENOENT, and would leave the rest routed to us).
 //
 // Thread-compatible: used from the event-loop thread only.
 #pragma once
 
+#include <array>
 #include <optional>
 
 #include "vgpu/common/result.h"
@@ -18,37 +20,34 @@ class Claims {
  public:
   Claims(hv::Hypervisor& hv, hv::ServerId server, pci::Sbdf sbdf)
       : hv_(hv), server_(server), sbdf_(sbdf) {}
-  // Releases the MMIO window, then the SBDF.
+  // Releases every MMIO window, then the SBDF.
   ~Claims();
   Claims(const Claims&) = delete;
   Claims& operator=(const Claims&) = delete;
 
   Status claim_sbdf();
 
-  // Makes the claimed window match `bar0` (nullopt: claim none). The exact
-  // old range is unmapped before the new one is mapped, so there is never a
-  // moment when two ranges, or a range the guest has not programmed, are
-  // ours. A failed map leaves nothing claimed and is returned.
-  Status move_bar0(std::optional<pci::BarMapping> bar0);
+  // Makes BAR `index`'s claimed window match `now` (nullopt: claim none).
+  // The exact old range is unmapped before the new one is mapped, so there
+  // is never a moment when two ranges, or a range the guest has not
+  // programmed, are ours. A failed map leaves nothing claimed for that BAR
+  // and is returned.
+  Status move_bar(unsigned index, std::optional<pci::BarMapping> now);
 
   // The domain is gone and Xen has released our claims with it: drop the
   // records so that teardown makes no calls Xen can only refuse.
-  void forget() {
-    sbdf_claimed_ = false;
-    mmio_.reset();
-  }
+  void forget();
 
-  bool sbdf_claimed() const { return sbdf_claimed_; }
-  std::optional<hv::MmioRange> mmio() const { return mmio_; }
+  std::optional<hv::MmioRange> mmio(unsigned index) const { return mmio_.at(index); }
 
  private:
-  Status release_mmio();
+  Status release(unsigned index);
 
   hv::Hypervisor& hv_;
   hv::ServerId server_;
   pci::Sbdf sbdf_;
   bool sbdf_claimed_ = false;
-  std::optional<hv::MmioRange> mmio_;
+  std::array<std::optional<hv::MmioRange>, pci::kBarCount> mmio_{};
 };
 
 }  // namespace vgpu::host

@@ -32,7 +32,7 @@ struct MmioRange {
   friend bool operator==(const MmioRange&, const MmioRange&) = default;
 };
 
-// Whether the target domain can host us (spec section 5: not there or not HVM
+// Whether the target domain can host us (docs/spec.md §5: not there or not HVM
 // is a command-line error).
 struct DomainInfo {
   bool exists = false;
@@ -42,7 +42,7 @@ struct DomainInfo {
 
 // Event channels to the target domain, with xenevtchn's semantics: one
 // pollable fd covers every bound port; a port returned by pending() stays
-// masked until unmask(), so the loop is level-triggered (pitfall 6).
+// masked until unmask(), so the loop is level-triggered.
 class EventChannels {
  public:
   virtual ~EventChannels() = default;
@@ -74,7 +74,8 @@ class Hypervisor {
 
   virtual uint16_t domid() const = 0;
   virtual Result<DomainInfo> domain_info() = 0;
-  // Every vCPU the domain may ever run, online or not (pitfall 3).
+  // Every vCPU the domain may ever run, online or not: an unbound vCPU would hang on its first
+  // access.
   virtual Result<unsigned> vcpu_count() = 0;
 
   // Creates a secondary ioreq server with buffered ioreqs off.

@@ -1,4 +1,5 @@
-// Decodes one ioreq_t into device accesses (pitfalls 5 and 7).
+// Decodes one ioreq_t into device accesses: every request type, rep counts
+// and direction, data through guest memory (docs/spec.md §7).
 //
 // The dispatcher works on a private copy of a slot, never on the shared page,
 // so a guest rewriting its slot mid-request cannot change what we act on. It

@@ -2,7 +2,7 @@
 // channel fd, the signalfd, the XenStore watch fd and a stop eventfd.
 //
 // Level-triggered: a handler is called once per wake-up in which its fd is
-// readable and must consume one unit of work (pitfall 6); anything left makes
+// readable and must consume one unit of work; anything left makes
 // the fd readable again at the next poll.
 //
 // Thread-compatible, except request_stop(), which any thread may call.
@@ -34,7 +34,6 @@ class EventLoop {
   // Makes run() return after the current wake-up; safe from any thread and
   // from inside a handler.
   void request_stop();
-  bool stop_requested() const;
 
  private:
   struct Entry {

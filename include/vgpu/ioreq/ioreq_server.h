@@ -1,8 +1,8 @@
 // One secondary ioreq server: its slots, its event channels, its handshake.
 //
-// start() acquires in the order Xen requires (pitfall 1): create the server,
+// start() acquires in the order Xen requires: create the server,
 // map its ioreq page, enable it, and only then read each slot's vp_eport and
-// bind one event channel per vCPU (pitfall 3). The destructor releases in
+// bind one event channel per vCPU (Xen writes vp_eport only on enable). The destructor releases in
 // the reverse order. Claims (SBDF, MMIO) are not held here: whoever owns the
 // device claims them on id() once start() has succeeded.
 //
@@ -34,16 +34,15 @@ class IoreqServer {
   IoreqServer& operator=(const IoreqServer&) = delete;
 
   hv::ServerId id() const { return id_; }
-  unsigned vcpus() const { return vcpus_; }
   // Poll this for readability, then call on_event().
   int fd() const;
 
-  // One wake-up (pitfall 6): take one pending port, unmask it, then serve
+  // One wake-up: take one pending port, unmask it, then serve
   // that vCPU's slot.
   Status on_event();
 
   // Serves every slot left READY, so that no vCPU stays blocked on us
-  // (teardown, pitfall 10). Returns how many were served.
+  // (teardown). Returns how many were served.
   unsigned drain();
 
   const ServerStats& stats() const { return stats_; }
@@ -56,7 +55,8 @@ class IoreqServer {
   IoreqServer(hv::Hypervisor& hv, Dispatcher& dispatcher) : hv_(hv), dispatcher_(dispatcher) {}
   Status acquire();
   Status bind_ports();
-  // The handshake of pitfall 4, for vCPU `vcpu`. Returns true if it answered.
+  // The slot handshake (READY, acquire, copy, INPROCESS, answer, release,
+  // IORESP_READY, notify) for vCPU `vcpu`. Returns true if it answered.
   bool serve(unsigned vcpu);
 
   hv::Hypervisor& hv_;

@@ -1,4 +1,4 @@
-// Typed PCI capabilities (style.md habit 5).
+// Typed PCI capabilities.
 //
 // A capability is a trivially-copyable, standard-layout struct whose first two
 // bytes are the capability ID and the next pointer. ConfigSpace::add_capability

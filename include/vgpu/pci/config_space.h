@@ -1,12 +1,11 @@
 // A device-independent 4 KiB PCI configuration space: bytes plus a per-byte
-// writable mask and a per-byte write-1-to-clear mask (style.md habit 1).
+// writable mask and a per-byte write-1-to-clear mask.
 //
 // The guest path (read/write) applies the masks and nothing else; a device
 // describes itself once through the setup API (store, set_writable,
 // register_bar, add_capability) and reads derived state back (bar_mapping,
 // capability). Writes report what they changed (ConfigWriteEffects) instead
-// of acting on it, so the layer that talks to Xen decides what to do
-// (habit 3).
+// of acting on it, so the layer that talks to Xen decides what to do.
 //
 // Thread-compatible: callers serialise access.
 #pragma once
@@ -35,6 +34,8 @@ struct BarMapping {
 struct ConfigWriteEffects {
   uint8_t bars_changed = 0;  // bit i set: bar_mapping(i) differs from before this write
   bool msi_changed = false;  // the write touched the MSI capability
+
+  bool bar_changed(unsigned index) const { return ((bars_changed >> index) & 1u) != 0; }
 };
 
 class ConfigSpace {
@@ -53,7 +54,8 @@ class ConfigSpace {
   ConfigWriteEffects write(uint32_t offset, unsigned size, uint32_t value);
 
   // BAR `index`'s live range: only while Command.MemorySpace is set and the
-  // BAR holds a valid address (not 0, not the all-ones sizing probe).
+  // BAR holds a valid address (not 0, not the all-ones sizing probe). For a
+  // 64-bit BAR, `index` is its lower register; the upper one has no mapping.
   std::optional<BarMapping> bar_mapping(unsigned index) const;
 
   uint16_t command() const { return static_cast<uint16_t>(read(kCommand, 2)); }
@@ -69,11 +71,13 @@ class ConfigSpace {
   // Sets the write-1-to-clear bits of `size` bytes at `offset` (replaces).
   void set_write_one_to_clear(uint32_t offset, unsigned size, uint32_t mask);
 
-  // Declares BAR `index` as a 32-bit memory BAR of `size` bytes (a power of
-  // two, 16 B to 2 GiB). `flags` are its read-only low bits: 0 or
-  // kBarPrefetchable; I/O and 64-bit BARs are not supported. The address bits
-  // become writable (wmask = ~(size - 1)), so the all-ones probe reads back
-  // ~(size - 1) | flags with no special case.
+  // Declares BAR `index` as a memory BAR of `size` bytes (a power of two).
+  // `flags` are its read-only low bits: kBarPrefetchable and/or
+  // kBarMemType64. A 32-bit BAR holds 16 B .. 2 GiB; a 64-bit one up to
+  // kMaxBar64Size and takes register `index + 1` as its upper half. I/O BARs
+  // are not supported. The address bits become writable (wmask =
+  // ~(size - 1)), so the all-ones probe reads back ~(size - 1) | flags with
+  // no special case.
   Status register_bar(unsigned index, uint64_t size, uint32_t flags);
 
   // Appends a capability to the chain (first at 0x40, each dword aligned,
@@ -106,6 +110,7 @@ class ConfigSpace {
   std::array<uint8_t, kConfigSpaceSize> wmask_{};
   std::array<uint8_t, kConfigSpaceSize> w1cmask_{};
   std::array<uint64_t, kBarCount> bar_sizes_{};  // 0: BAR not implemented
+  std::array<bool, kBarCount> bar_is_64bit_{};
   std::vector<CapabilityInfo> capabilities_;
 };
 

@@ -21,6 +21,7 @@ inline constexpr uint32_t kBaseClass = 0x0B;
 inline constexpr uint32_t kCacheLineSize = 0x0C;
 inline constexpr uint32_t kLatencyTimer = 0x0D;
 inline constexpr uint32_t kHeaderType = 0x0E;
+inline constexpr uint8_t kHeaderTypeNormal = 0x00;  // type 0, single function
 inline constexpr uint32_t kBist = 0x0F;
 inline constexpr uint32_t kBar0 = 0x10;
 inline constexpr unsigned kBarCount = 6;
@@ -60,6 +61,7 @@ inline constexpr uint16_t kStatusErrorBits =
 
 // Memory BAR low bits.
 inline constexpr uint32_t kBarIoSpace = 1u << 0;
+inline constexpr uint32_t kBarMemTypeMask = 3u << 1;
 inline constexpr uint32_t kBarMemType64 = 2u << 1;
 inline constexpr uint32_t kBarPrefetchable = 1u << 3;
 inline constexpr uint32_t kBarMemFlagsMask = 0xF;

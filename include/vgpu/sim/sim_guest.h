@@ -92,11 +92,16 @@ class SimGuest {
   // this guest's linux_probe() found (the kernel's sysfs), omitted before.
   std::string lspci_nnv(pci::Sbdf sbdf);
 
-  // Access to BAR0 at `offset`, at the address BAR0 holds now.
-  uint64_t bar0_read(pci::Sbdf sbdf, uint64_t offset, unsigned size);
-  void bar0_write(pci::Sbdf sbdf, uint64_t offset, unsigned size, uint64_t value);
-
-  unsigned vcpu() const { return vcpu_; }
+  // Access to BAR `bar` at `offset`, at the address the BAR holds now (both
+  // halves of a 64-bit BAR).
+  uint64_t bar_read(pci::Sbdf sbdf, unsigned bar, uint64_t offset, unsigned size);
+  void bar_write(pci::Sbdf sbdf, unsigned bar, uint64_t offset, unsigned size, uint64_t value);
+  uint64_t bar0_read(pci::Sbdf sbdf, uint64_t offset, unsigned size) {
+    return bar_read(sbdf, 0, offset, size);
+  }
+  void bar0_write(pci::Sbdf sbdf, uint64_t offset, unsigned size, uint64_t value) {
+    bar_write(sbdf, 0, offset, size, value);
+  }
 
  private:
   std::optional<BarInfo> size_bar(pci::Sbdf sbdf, unsigned index, bool toggle_decode);
@@ -104,7 +109,7 @@ class SimGuest {
   void finish_device(ScannedDevice& dev);
   void walk_capabilities(ProbedDevice& dev);
   void enable_msi(ProbedDevice& dev);
-  uint64_t bar0_address(pci::Sbdf sbdf);
+  uint64_t bar_address(pci::Sbdf sbdf, unsigned bar);
 
   SimHypervisor& hv_;
   unsigned vcpu_;

@@ -3,7 +3,7 @@
 // lets test threads play the guest's vCPUs against a real ioreq server.
 //
 // Daemon side (hv::Hypervisor): Xen's ids, error codes and routing rules
-// (xen-notes.md "How Xen routes a guest access"). Every control call is
+// (docs/simulator.md lists them). Every control call is
 // recorded in an ordered log for tests (calls()).
 //
 // Guest side (pio_*, mmio_*, issue*, broadcast_invalidate): each call is one
@@ -102,7 +102,7 @@ class SimHypervisor final : public hv::Hypervisor {
   hv::EventChannels& event_channels() override { return *default_channels_; }
   hv::GuestMemory& guest_memory() override { return memory_; }
 
-  // Another xenevtchn handle (one per thread, pitfall 6). Must not outlive
+  // Another xenevtchn handle (one per thread). Must not outlive
   // the hypervisor.
   std::unique_ptr<SimEventChannels> open_event_channels();
 
@@ -159,6 +159,9 @@ class SimHypervisor final : public hv::Hypervisor {
   void destroy_domain();
   // The domain starts shutting down (DomainInfo::dying).
   void set_dying(bool dying);
+  // From now on inject_msi() fails with `error` (0: succeeds again), as Xen
+  // refuses an MSI the guest programmed with a bogus address.
+  void fail_msi_injection(int error);
 
  private:
   friend class SimEventChannels;
@@ -224,6 +227,7 @@ class SimHypervisor final : public hv::Hypervisor {
   std::atomic<uint32_t> cf8_{0};  // lock-free: the guest serialises CF8/CFC pairs itself
   bool exists_ = true;
   bool dying_ = false;
+  int msi_error_ = 0;
   std::atomic<bool> crashed_{false};
   SimGuestMemory memory_;
   std::mutex guest_config_lock_;

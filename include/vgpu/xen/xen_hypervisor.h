@@ -6,7 +6,7 @@
 // them, and the rest of the project stays ISO C++.
 //
 // Thread-compatibility: one XenHypervisor is used from one thread (xenevtchn
-// requires one handle per thread, pitfall 6).
+// requires one handle per thread).
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
-// BackendPublisher: the daemon's XenStore presence for one guest (spec
-// section 4): publishes the backend and frontend directories, moves the
-// backend through the XenbusState sequence, keeps bar0 and ioreq-server up
-// to date, and removes everything it created at teardown.
+// BackendPublisher: the daemon's XenStore presence for one guest
+// (docs/spec.md §4): publishes the backend and frontend directories, moves
+// the backend through the XenbusState sequence, keeps the BAR addresses and
+// ioreq-server up to date, and removes everything it created at teardown.
 //
 // Thread-compatibility: used from the daemon's event-loop thread only.
 #pragma once
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "vgpu/common/result.h"
+#include "vgpu/pci/identity.h"
 #include "vgpu/pci/sbdf.h"
 #include "vgpu/xenstore/paths.h"
 #include "vgpu/xenstore/store.h"
@@ -32,11 +33,8 @@ std::string_view to_string(XenbusState state);
 struct BackendInfo {
   uint16_t domid = 0;
   pci::Sbdf sbdf;
-  uint16_t vendor_id = 0x1af4;
-  uint16_t device_id = 0x1111;
-  uint32_t class_code = 0x120000;  // 24-bit class / subclass / prog-if
-  uint64_t bar0_size = 4096;
-  int pid = 0;  // 0: this process
+  pci::DeviceIdentity identity;  // vendor-id, device-id, class, bar<N>-size
+  int pid = 0;                   // 0: this process
 };
 
 class BackendPublisher {
@@ -58,8 +56,8 @@ class BackendPublisher {
   XenbusState state() const { return state_; }
 
   Status set_ioreq_server(uint16_t id);
-  // The guest address of BAR0 while it decodes ("0xf0000000"), else "".
-  Status set_bar0(std::optional<uint64_t> address);
+  // Any backend key the daemon owns (not one the launcher or guest owns).
+  Status set_key(std::string_view key, std::string_view value);
 
   // Closing, Closed, then removes both directories and the parents publish()
   // created if they are now empty. Idempotent; a no-op before publish().

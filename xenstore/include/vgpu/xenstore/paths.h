@@ -1,4 +1,4 @@
-// Every XenStore path and key the daemon uses (spec section 4), in one place.
+// Every XenStore path and key the daemon uses (docs/spec.md §4), in one place.
 // launcher/vgpu-hotplug and launcher/vgpu-xl-create spell the same paths in
 // shell; keep them in step.
 #pragma once
@@ -20,8 +20,10 @@ inline constexpr std::string_view kSbdf = "sbdf";
 inline constexpr std::string_view kVendorId = "vendor-id";
 inline constexpr std::string_view kDeviceId = "device-id";
 inline constexpr std::string_view kClass = "class";
-inline constexpr std::string_view kBar0 = "bar0";
-inline constexpr std::string_view kBar0Size = "bar0-size";
+// "bar<N>": guest address of BAR N while it decodes, else empty;
+// "bar<N>-size": its size in bytes. One pair per implemented BAR.
+std::string bar(unsigned index);
+std::string bar_size(unsigned index);
 inline constexpr std::string_view kIoreqServer = "ioreq-server";
 inline constexpr std::string_view kPid = "pid";
 // Written by the launcher only, never by the daemon (hotplug convention).

@@ -1,4 +1,4 @@
-#include "vgpu/app/simulation.h"
+#include "sim_demo.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -15,8 +15,12 @@
 #include "vgpu/sim/sim_hypervisor.h"
 #include "vgpu/xenstore/fake_store.h"
 
-namespace vgpu::app {
+namespace vgpu::demo {
 namespace {
+
+using app::fail;
+using app::kExitOk;
+using app::kExitRuntime;
 
 namespace regs = device::regs;
 
@@ -69,10 +73,10 @@ void print_tree(xenstore::Store& store, const std::string& path, int depth) {
 
 }  // namespace
 
-int run_simulation(const Options& o) {
+int run_simulation(const app::Options& o, unsigned vcpus) {
   sim::SimConfig config;
   config.domid = o.domid;
-  config.vcpus = o.sim_vcpus;
+  config.vcpus = vcpus;
   sim::SimHypervisor hv(config);
   xenstore::FakeStore store;
 
@@ -83,8 +87,8 @@ int run_simulation(const Options& o) {
   std::atomic<bool> guest_ok{false};
   std::thread guest;
 
-  ServeHooks hooks;
-  hooks.on_ready = [&](Daemon& d) {
+  app::ServeHooks hooks;
+  hooks.on_ready = [&](app::Daemon& d) {
     d.loop().add(done_fd, [&d, &store] {
       std::printf("\n$ xenstore-ls /local/domain/0/backend/vgpu\n");
       print_tree(store, "/local/domain/0/backend/vgpu", 0);
@@ -101,7 +105,7 @@ int run_simulation(const Options& o) {
   hooks.after_teardown = [&] {
     if (guest.joinable()) guest.join();
   };
-  int rc = serve(hv, store, o, hooks);
+  int rc = app::serve(hv, store, o, app::stub_device(o), hooks);
   close(done_fd);
   if (rc == kExitOk && !guest_ok) {
     spdlog::error("the simulated guest did not see the device as specified");
@@ -110,4 +114,4 @@ int run_simulation(const Options& o) {
   return rc;
 }
 
-}  // namespace vgpu::app
+}  // namespace vgpu::demo

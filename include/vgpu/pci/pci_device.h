@@ -1,0 +1,85 @@
+// A PCI function as the host layer sees it: an identity, a configuration
+// space and the contents of its BARs, addressed by offsets (never by guest
+// addresses, never through Xen). The host layer is generic over this
+// interface; adding a device type means implementing it, nothing else.
+//
+// ConfigSpaceDevice implements everything but the BAR contents for devices
+// whose configuration space is plain data plus masks, which is all of ours.
+//
+// Thread-compatible: callers serialise access.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "vgpu/pci/config_space.h"
+#include "vgpu/pci/identity.h"
+#include "vgpu/pci/msi.h"
+
+namespace vgpu::pci {
+
+class PciDevice {
+ public:
+  virtual ~PciDevice() = default;
+
+  virtual const DeviceIdentity& identity() const = 0;
+
+  // Guest config accesses: size 1, 2 or 4 at any offset below 0x1000.
+  virtual uint32_t config_read(uint32_t offset, unsigned size) const = 0;
+  // Returns what the write changed (per BAR), for the host to apply.
+  virtual ConfigWriteEffects config_write(uint32_t offset, unsigned size, uint32_t value) = 0;
+
+  // Where BAR `index` decodes now, if it does.
+  virtual std::optional<BarMapping> bar_mapping(unsigned index) const = 0;
+
+  // Accesses wholly inside BAR `bar` while it decodes; size 1..8 at any
+  // alignment.
+  virtual uint64_t bar_read(unsigned bar, uint64_t offset, unsigned size) = 0;
+  virtual void bar_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) = 0;
+};
+
+// Builds a device, given where its MSI messages go (the host, or a test).
+using DeviceFactory = std::function<std::unique_ptr<PciDevice>(MsiSink&)>;
+
+// A type 0 header built from an identity, with the standard guest-writable
+// registers (Command: Memory Space, Bus Master, INTx Disable; Status error
+// bits write-1-to-clear; Cache Line Size and Interrupt Line as storage;
+// Interrupt Line 0xFF and no INTx pin) and, optionally, one MSI vector.
+class ConfigSpaceDevice : public PciDevice {
+ public:
+  ConfigSpaceDevice(const ConfigSpaceDevice&) = delete;
+  ConfigSpaceDevice& operator=(const ConfigSpaceDevice&) = delete;
+
+  const DeviceIdentity& identity() const final { return identity_; }
+  uint32_t config_read(uint32_t offset, unsigned size) const final {
+    return config_.read(offset, size);
+  }
+  ConfigWriteEffects config_write(uint32_t offset, unsigned size, uint32_t value) final;
+  std::optional<BarMapping> bar_mapping(unsigned index) const final {
+    return config_.bar_mapping(index);
+  }
+
+  const ConfigSpace& config() const { return config_; }
+
+ protected:
+  // `identity` must pass validate() (std::invalid_argument otherwise: a
+  // device's identity is fixed by its code, or checked on the command line
+  // before the device is built). With `msi`, the first capability (0x40) is
+  // a single MSI vector whose messages go there; `msi` must outlive this.
+  ConfigSpaceDevice(const DeviceIdentity& identity, MsiSink* msi);
+
+  // Raises the MSI vector (or records it pending); nothing without MSI.
+  void signal_msi();
+  // Hook for devices that react to their own config state (e.g. Bus
+  // Master); called after every guest config write.
+  virtual void config_written(const ConfigWriteEffects& effects) { (void)effects; }
+
+ private:
+  DeviceIdentity identity_;
+  ConfigSpace config_;
+  std::optional<MsiVector> msi_;
+};
+
+}  // namespace vgpu::pci
