@@ -5,8 +5,6 @@
 #include <array>
 #include <cstring>
 
-#include "vgpu/common/rate_limiter.h"
-
 namespace vgpu::ioreq {
 namespace {
 
@@ -26,11 +24,6 @@ uint64_t mask_to_size(uint64_t v, unsigned size) {
 uint64_t element_addr(uint64_t base, const ioreq_t& req, uint32_t i) {
   const uint64_t step = uint64_t{i} * req.size;
   return req.df ? base - step : base + step;
-}
-
-RateLimiter& malformed_log_limiter() {
-  static RateLimiter limiter;
-  return limiter;
 }
 
 }  // namespace
@@ -121,27 +114,18 @@ Outcome Dispatcher::copy_through_memory(ioreq_t& req) {
 }
 
 Outcome Dispatcher::reject(ioreq_t& req, const char* why) {
-  uint64_t dropped = 0;
-  if (malformed_log_limiter().allow(&dropped)) {
-    spdlog::warn(
-        "malformed ioreq ({}): type={}({}) dir={} addr={:#x} size={} count={} data_is_ptr={} "
-        "df={}{}",
-        why, abi::type_name(req.type), unsigned{req.type}, req.dir == IOREQ_READ ? "read" : "write",
-        req.addr, req.size, req.count, unsigned{req.data_is_ptr}, unsigned{req.df},
-        dropped ? fmt::format(" ({} similar lines suppressed)", dropped) : std::string());
-  }
+  bad_request_log_(
+      "malformed ioreq ({}): type={}({}) dir={} addr={:#x} size={} count={} data_is_ptr={} df={}",
+      why, abi::type_name(req.type), unsigned{req.type}, req.dir == IOREQ_READ ? "read" : "write",
+      req.addr, req.size, req.count, unsigned{req.data_is_ptr}, unsigned{req.df});
   // A read of nothing returns all ones; a pointer request touches no memory.
   if (req.dir == IOREQ_READ && !req.data_is_ptr) req.data = ~uint64_t{0};
   return Outcome::kMalformed;
 }
 
 Outcome Dispatcher::guest_fault(const ioreq_t& req, uint64_t gpa) {
-  uint64_t dropped = 0;
-  if (malformed_log_limiter().allow(&dropped)) {
-    spdlog::warn("ioreq data pointer {:#x} is outside guest memory: {} of {} bytes at {:#x}{}", gpa,
-                 req.dir == IOREQ_READ ? "read" : "write", req.size, req.addr,
-                 dropped ? fmt::format(" ({} similar lines suppressed)", dropped) : std::string());
-  }
+  bad_request_log_("ioreq data pointer {:#x} is outside guest memory: {} of {} bytes at {:#x}", gpa,
+                   req.dir == IOREQ_READ ? "read" : "write", req.size, req.addr);
   return Outcome::kGuestMemFault;
 }
 

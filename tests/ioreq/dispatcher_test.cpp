@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "../support/fakes.h"
+#include "../support/log_capture.h"
 
 namespace vgpu::ioreq {
 namespace {
@@ -234,6 +235,25 @@ TEST(IoreqAbi, PciConfigAddressHelpersMatchXenEncoding) {
   EXPECT_EQ(abi::pci_config_addr(0x28, 0x3c), 0x28'0000003cULL);
   EXPECT_EQ(abi::pci_config_sbdf(0x28'0000003cULL), 0x28u);
   EXPECT_EQ(abi::pci_config_offset(0x28'0000003cULL), 0x3cu);
+}
+
+// Each dispatcher has its own log budget: one flooding guest (or device)
+// cannot silence another's first malformed request.
+TEST(DispatcherLogBudget, IsPerDispatcher) {
+  vgpu::testing::LogCapture log;
+  StrictMock<MockIoHandler> handler;
+  FakeGuestMemory memory;
+  Dispatcher flooded{handler, memory};
+  Dispatcher quiet{handler, memory};
+  for (int i = 0; i < 100; ++i) {
+    ioreq_t bad = make_ioreq(IOREQ_TYPE_COPY, IOREQ_READ, kBar, 3);
+    flooded.dispatch(bad);
+  }
+  const unsigned after_flood = log.count("malformed ioreq");
+  EXPECT_LT(after_flood, 100u);
+  ioreq_t bad = make_ioreq(IOREQ_TYPE_COPY, IOREQ_READ, kBar, 3);
+  quiet.dispatch(bad);
+  EXPECT_EQ(log.count("malformed ioreq"), after_flood + 1);
 }
 
 }  // namespace

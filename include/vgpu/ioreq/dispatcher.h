@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "vgpu/abi/ioreq.h"
+#include "vgpu/common/rate_limited_log.h"
 #include "vgpu/hv/hypervisor.h"
 #include "vgpu/ioreq/io_handler.h"
 
@@ -68,6 +69,8 @@ class Dispatcher {
   IoHandler& handler_;
   hv::GuestMemory& memory_;
   DispatchStats stats_;
+  // Per dispatcher: two devices in one process must not share a budget.
+  RateLimitedLog bad_request_log_{"malformed ioreqs"};
 };
 
 // All ones in the low `size` bytes: the answer to a read of nothing.
