@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds everything with warnings as errors and runs every test: this is
 # exactly what CI runs (.ci/run). In order, cheapest first:
-#   1. unit, integration and launcher tests (CTest)
+#   1. build (-Werror) and the unit, integration, launcher and style tests (CTest)
 #   2. the end-to-end test under a real Xen 4.17 in QEMU (tests/e2e/run.sh)
-#   3. the whole suite again under ASan+UBSan and under TSan
-#   4. both libFuzzer targets, 60 s each
-#   5. the benchmarks, briefly (bench/run.sh --quick): they print numbers
+#   3. the whole CTest suite again under ASan+UBSan and under TSan
+#   4. the libFuzzer targets, 60 s each
+#   5. the Debian packages, built from the tracked files and checked by lintian
+#   6. the benchmarks, briefly (bench/run.sh --quick): they print numbers
 #      for docs/performance.md and fail only if a benchmark breaks; timing
 #      targets are judged on a quiet machine, not here
 # Set VGPU_QUICK=1 to run step 1 only.
@@ -21,4 +22,5 @@ ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -LE e2e
 "$root/tests/e2e/run.sh" --daemon "$build/src/app/vgpu-ioreqd" "$build/e2e"
 "$root/scripts/sanitize.sh"
 "$root/fuzz/run.sh" 60
+"$root/scripts/package.sh" "$root/build-deb"
 "$root/bench/run.sh" --quick
