@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "vgpu/common/study_arm.h"
+
 namespace vgpu::app {
 
 Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer)
@@ -56,6 +58,10 @@ void Daemon::domain_gone() {
   request_stop();
 }
 
+void Daemon::dump_trace(std::string_view why) const {
+  server_->trace().dump(why);
+}
+
 void Daemon::bar0_changed(std::optional<pci::BarMapping> now) {
   if (now)
     spdlog::info("guest placed BAR0 at {:#x} ({} bytes), decoding on", now->base, now->size);
@@ -64,7 +70,8 @@ void Daemon::bar0_changed(std::optional<pci::BarMapping> now) {
   if (Status s = claims_->move_bar0(now); !s)
     spdlog::error("claiming BAR0 window: {}; BAR0 accesses will not reach us",
                   s.error().describe());
-  if (observer_) observer_->bar0_changed(claims_->mmio() ? now : std::nullopt);
+  if (observer_ && !study::is(study::Arm::kNoXenstoreBar))
+    observer_->bar0_changed(claims_->mmio() ? now : std::nullopt);
 }
 
 }  // namespace vgpu::app

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "vgpu/common/release_log.h"
+#include "vgpu/common/study_arm.h"
 
 namespace vgpu::host {
 
@@ -26,6 +27,7 @@ Status Claims::move_bar0(std::optional<pci::BarMapping> bar0) {
   std::optional<hv::MmioRange> want;
   if (bar0) want = hv::MmioRange{bar0->base, bar0->base + bar0->size - 1};
   if (want == mmio_) return {};
+  if (study::is(study::Arm::kClaimKeep) && mmio_) return {};
 
   if (Status s = release_mmio(); !s) return s;
   if (!want) return {};
