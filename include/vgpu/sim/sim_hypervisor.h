@@ -159,6 +159,10 @@ class SimHypervisor final : public hv::Hypervisor {
   void destroy_domain();
   // The domain starts shutting down (DomainInfo::dying).
   void set_dying(bool dying);
+  // The guest shut itself down and the toolstack preserved it: dying, and
+  // abnormal unless the reason was poweroff (a crash; a triple fault, which
+  // Xen turns into a reboot).
+  void shut_down(bool abnormal);
 
  private:
   friend class SimEventChannels;
@@ -224,6 +228,7 @@ class SimHypervisor final : public hv::Hypervisor {
   std::atomic<uint32_t> cf8_{0};  // lock-free: the guest serialises CF8/CFC pairs itself
   bool exists_ = true;
   bool dying_ = false;
+  bool abnormal_shutdown_ = false;
   std::atomic<bool> crashed_{false};
   SimGuestMemory memory_;
   std::mutex guest_config_lock_;
