@@ -111,7 +111,10 @@ fi
   printf 'E2E_MODE=%q\n' "$MODE"
   printf 'E2E_VCPUS=%q\n' "$VCPUS"
   printf 'E2E_DAEMON_ARGS=%q\n' "$DAEMON_ARGS"
-  env | grep -E '^E2E_(LAUNCH|GUEST|EXIT|DIRECT)_[A-Z_]+=' | sed 's/^/export /' || true
+  # Quoted: a value may hold spaces (E2E_GUEST_CMDLINE, which Dom0 ignores).
+  while IFS='=' read -r k v; do
+    printf 'export %s=%q\n' "$k" "$v"
+  done < <(env | grep -E '^E2E_(LAUNCH|GUEST|EXIT|DIRECT)_[A-Z_]+=' || true)
 } >"$ROOT/e2e/e2e.conf"
 
 e2e_cpio "$ROOT" "$OUT/dom0.cpio"

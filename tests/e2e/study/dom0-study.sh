@@ -9,6 +9,7 @@
 # guest each, never retried. Per guest it prints
 #   E2E-STUDY-BEGIN seq=S arm=A vcpus=V load=L uptime=T
 #   E2E-STUDY-END seq=S arm=A vcpus=V load=L outcome=ok|crash domid=D uptime=T
+# (E2E-STUDY-SERVED seq=S <the daemon's request counts>; trace: N wrong answers)
 # and on a crash the xenctx frame (from run_guest_once), the daemon's log
 # (its request trace ring included) and the guest's console are relayed. A
 # guest that hangs or fails to start ends the boot through dom0/init's fatal,
@@ -47,6 +48,14 @@ backend_ready() {
 	cmin-*) grep -q '^READY' "/run/e2e/daemon-$gfile.out" 2>/dev/null ;;
 	*) study_orig_backend_ready "$1" ;;
 	esac
+}
+
+# Instead of dom0/init's memory measurement (not needed here): once the guest
+# has printed its results, the daemon logs its request trace (SIGUSR1), so
+# that every guest's last answers are checked, not only a crashed one's.
+perf_rss() {
+	[ -n "$3" ] && [ "$E2E_MODE" = launcher ] && kill -USR1 "$3" 2>/dev/null && sleep 2
+	return 0
 }
 
 study_load_start() {
@@ -100,7 +109,10 @@ EOF2
 	fi
 	served=$(grep -h 'served .* requests' /var/log/vgpu/*-"$domid".log 2>/dev/null | tail -n 1 | sed 's/.*served/served/')
 	[ -z "$served" ] && served=$(grep -h '^EXIT' "/run/e2e/daemon-${name#e2e-}.out" 2>/dev/null)
-	echo "E2E-STUDY-SERVED seq=$STUDY_SEQ $served"
+	# The trace ring's verdict on the answers it dumped (0 when all were well-formed).
+	wrong=$(grep -h 'of the answers above look wrong' /var/log/vgpu/*-"$domid".log 2>/dev/null |
+		sed 's/.*request trace: \([0-9]*\) of.*/\1/' | sort -n | tail -n 1)
+	echo "E2E-STUDY-SERVED seq=$STUDY_SEQ $served${wrong:+; trace: $wrong wrong answer(s)}"
 	echo "E2E-STUDY-END seq=$STUDY_SEQ arm=$STUDY_ARM vcpus=$vcpus load=$STUDY_LOAD outcome=$outcome domid=$domid uptime=$(now)"
 	# Each guest leaves logs behind; the next one starts clean.
 	rm -f /var/log/vgpu/* /run/e2e/*.out /run/e2e/*.log /var/log/xen/console/guest-*.log

@@ -17,6 +17,9 @@
 #                       runs only the arms in --other-arms (default
 #                       "none shipped") (default: the first kind only)
 #   --other-arms "A B"  see --boot-kinds
+#   --soak S            each guest keeps its vCPUs making user-mode requests
+#                       to 00:05.0 for S more seconds (guest/init, e2e.soak=S;
+#                       default 0: the e2e's own workload only)
 #   --daemon PATH       a vgpu-ioreqd built with -DVGPU_STUDY_ARMS=ON (default:
 #                       build it in OUT_DIR/daemon)
 #   --summarize         only re-tally OUT_DIR/results.tsv (study-summary.py)
@@ -41,6 +44,7 @@ ARMS="none shipped cmin-0"
 BOOT_KINDS="multi/qemu64,+svm,+npt"
 OTHER_ARMS="none shipped"
 DAEMON=
+SOAK=0
 SUMMARIZE=0
 OUT=
 while (($#)); do
@@ -52,8 +56,9 @@ while (($#)); do
     --boot-kinds) BOOT_KINDS=$2; shift 2 ;;
     --other-arms) OTHER_ARMS=$2; shift 2 ;;
     --daemon) DAEMON=$2; shift 2 ;;
+    --soak) SOAK=$2; shift 2 ;;
     --summarize) SUMMARIZE=1; shift ;;
-    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
     -*) e2e_die "unknown option $1 (see --help)" ;;
     *) OUT=$1; shift ;;
   esac
@@ -131,7 +136,10 @@ while ((seq < GUESTS && EPOCHSECONDS < deadline)); do
   printf 'E2E_STUDY_PLAN=%q\n' "${plan[*]}" >"$OUT/extra/e2e/study.conf"
   e2e_log "boot $boot ($kind): ${plan[*]}"
   started=$EPOCHSECONDS
-  E2E_GUEST_TIMEOUT=900 E2E_LAUNCH_TIMEOUT=300 E2E_EXIT_TIMEOUT=90 \
+  soak_arg=
+  ((SOAK > 0)) && soak_arg=" e2e.soak=$SOAK"
+  E2E_GUEST_CMDLINE="console=hvc0 pci=noearly loglevel=4 panic=-1$soak_arg" \
+    E2E_GUEST_TIMEOUT=$((900 + SOAK)) E2E_LAUNCH_TIMEOUT=300 E2E_EXIT_TIMEOUT=90 \
     "$E2E_SRC_DIR/run.sh" --mode launcher --daemon "$DAEMON" --dom0-extra "$OUT/extra" \
     --tcg-thread "$tcg" --qemu-cpu "$cpu" --qemu-timeout $((PER_BOOT * 1000 + 300)) \
     "$E2E_BUILD" >"$bdir/run.out" 2>"$bdir/run.err" || true
