@@ -58,7 +58,7 @@ while (($#)); do
     --daemon) DAEMON=$2; shift 2 ;;
     --soak) SOAK=$2; shift 2 ;;
     --summarize) SUMMARIZE=1; shift ;;
-    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
     -*) e2e_die "unknown option $1 (see --help)" ;;
     *) OUT=$1; shift ;;
   esac

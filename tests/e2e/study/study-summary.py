@@ -93,7 +93,8 @@ def main():
         cols = []
         for other in ("none", "shipped"):
             r = ref(cond, other)
-            cols.append("-" if r is None or other == arm else f"{fisher_two_sided(g['crash'], g['n'], *r):.3f}")
+            skip = r is None or other == arm or r[1] == 0 or g["n"] == 0
+            cols.append("-" if skip else f"{fisher_two_sided(g['crash'], g['n'], *r):.3f}")
         mean = lambda v: f"{sum(v) / len(v):.0f}" if v else "?"
         meanf = lambda v: f"{sum(v) / len(v):.1f}" if v else "?"
         out.append([cond[0], cond[1], cond[2], cond[3], arm, str(g["n"]), str(g["crash"]),
