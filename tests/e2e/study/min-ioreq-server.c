@@ -29,12 +29,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <xendevicemodel.h>
-#include <xenevtchn.h>
-#include <xenforeignmemory.h>
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
 
 enum {
   kBus = 0,
@@ -49,7 +49,10 @@ enum {
 };
 
 static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
 
 static uint8_t cfg[kCfgSize], cfg_wmask[kCfgSize];
 static uint8_t bar[kBarSize];
@@ -59,18 +62,22 @@ static xendevicemodel_handle* dmod;
 static domid_t domid;
 static ioservid_t sid;
 
-static void put16(uint8_t* p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
+static void put16(uint8_t* p, uint16_t v) {
+  memcpy(p, &v, 2);
+}
+static void put32(uint8_t* p, uint32_t v) {
+  memcpy(p, &v, 4);
+}
 
 static void init_config(void) {
-  put16(cfg + 0x00, 0x1b36);       /* vendor */
-  put16(cfg + 0x02, 0x00f0);       /* device */
-  put32(cfg + 0x08, 0xff000001u);  /* class ff0000, revision 1 */
-  put16(cfg + 0x2c, 0x1b36);       /* subsystem vendor */
+  put16(cfg + 0x00, 0x1b36);      /* vendor */
+  put16(cfg + 0x02, 0x00f0);      /* device */
+  put32(cfg + 0x08, 0xff000001u); /* class ff0000, revision 1 */
+  put16(cfg + 0x2c, 0x1b36);      /* subsystem vendor */
   put16(cfg + 0x2e, 0x00f0);
-  put16(cfg_wmask + 0x04, 0x0007); /* command: IO, memory, bus master */
+  put16(cfg_wmask + 0x04, 0x0007);                    /* command: IO, memory, bus master */
   put32(cfg_wmask + 0x10, ~(uint32_t)(kBarSize - 1)); /* BAR0, 32-bit memory */
-  cfg_wmask[0x3c] = 0xff;          /* interrupt line */
+  cfg_wmask[0x3c] = 0xff;                             /* interrupt line */
 }
 
 /* Claims the BAR0 window while memory decoding is on; follows moves. */
@@ -81,14 +88,12 @@ static void update_claim(void) {
   memcpy(&cmd, cfg + 0x04, 2);
   uint64_t want = (cmd & 2) && (b & ~0xfffu) ? (b & ~0xfffu) : 0;
   if (want == mapped_base) return;
-  if (mapped_base &&
-      xendevicemodel_unmap_io_range_from_ioreq_server(dmod, domid, sid, 1, mapped_base,
-                                                      mapped_base + kBarSize - 1) < 0)
+  if (mapped_base && xendevicemodel_unmap_io_range_from_ioreq_server(
+                         dmod, domid, sid, 1, mapped_base, mapped_base + kBarSize - 1) < 0)
     fprintf(stderr, "unmap %#llx: %s\n", (unsigned long long)mapped_base, strerror(errno));
   mapped_base = 0;
-  if (want &&
-      xendevicemodel_map_io_range_to_ioreq_server(dmod, domid, sid, 1, want,
-                                                  want + kBarSize - 1) == 0)
+  if (want && xendevicemodel_map_io_range_to_ioreq_server(dmod, domid, sid, 1, want,
+                                                          want + kBarSize - 1) == 0)
     mapped_base = want;
 }
 
