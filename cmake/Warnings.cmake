@@ -23,3 +23,10 @@ function(vgpu_add_test name)
                         GTest::gtest_main Threads::Threads)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${T_LABEL}")
 endfunction()
+
+# Crash-study variants of the daemon (include/vgpu/common/study_arm.h): never
+# in a shipped build.
+option(VGPU_STUDY_ARMS "Build the guest crash study's daemon variants (tests/e2e/study)" OFF)
+if(VGPU_STUDY_ARMS)
+  target_compile_definitions(vgpu_options INTERFACE VGPU_STUDY_ARMS=1)
+endif()

@@ -75,7 +75,7 @@ class FuzzHypervisor final : public hv::Hypervisor {
   static constexpr hv::Port kFirstRemote = 3;
 
   uint16_t domid() const override { return 1; }
-  Result<hv::DomainInfo> domain_info() override { return hv::DomainInfo{true, true, false}; }
+  Result<hv::DomainInfo> domain_info() override { return hv::DomainInfo{true, true, false, false}; }
   Result<unsigned> vcpu_count() override { return kVcpus; }
   Result<hv::ServerId> create_ioreq_server() override { return hv::ServerId{0}; }
   Status destroy_ioreq_server(hv::ServerId) override { return {}; }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "vgpu/common/study_arm.h"
+
 namespace vgpu::app {
 
 Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer)
@@ -56,6 +58,10 @@ void Daemon::domain_gone() {
   request_stop();
 }
 
+void Daemon::dump_trace(std::string_view why) const {
+  server_->trace().dump(why);
+}
+
 void Daemon::bar_changed(unsigned index, std::optional<pci::BarMapping> now) {
   if (now)
     bar_log_("guest placed BAR{} at {:#x} ({} bytes), decoding on", index, now->base, now->size);
@@ -64,7 +70,8 @@ void Daemon::bar_changed(unsigned index, std::optional<pci::BarMapping> now) {
   if (Status s = claims_->move_bar(index, now); !s)
     claim_failure_log_("claiming BAR{} window: {}; its accesses will not reach us", index,
                        s.error().describe());
-  if (observer_) observer_->bar_changed(index, claims_->mmio(index) ? now : std::nullopt);
+  if (observer_ && !study::is(study::Arm::kNoXenstoreBar))
+    observer_->bar_changed(index, claims_->mmio(index) ? now : std::nullopt);
 }
 
 }  // namespace vgpu::app

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "vgpu/app/backend_state.h"
@@ -90,7 +91,9 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const De
   }
 
   d.loop().add(signals->fd(), [&] {
-    if (int sig = signals->take()) {
+    if (int sig = signals->take(); sig == SIGUSR1) {
+      d.dump_trace("SIGUSR1");
+    } else if (sig != 0) {
       spdlog::info("received signal {}, shutting down", sig);
       d.request_stop();
     }
@@ -100,6 +103,8 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const De
     auto gone = (*watch)->domain_gone();
     if (!gone) return Status(gone.error());
     if (*gone) {
+      if (auto info = hv.domain_info(); info && info->abnormal_shutdown)
+        d.dump_trace("the guest shut down abnormally: a crash, or a reboot such as a triple fault");
       spdlog::info("domain {} is gone, shutting down", o.domid);
       d.domain_gone();
     }

@@ -13,8 +13,9 @@ Result<SignalFd> SignalFd::open_for_termination() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);  // not a termination: dumps the request trace
   if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0)
-    return Error{err, "cannot block SIGTERM/SIGINT"};
+    return Error{err, "cannot block SIGTERM/SIGINT/SIGUSR1"};
   const int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (fd < 0) return errno_error("cannot create signalfd");
   return SignalFd(fd);

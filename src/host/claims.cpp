@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "vgpu/common/release_log.h"
+#include "vgpu/common/study_arm.h"
 
 namespace vgpu::host {
 
@@ -32,6 +33,7 @@ Status Claims::move_bar(unsigned index, std::optional<pci::BarMapping> now) {
   std::optional<hv::MmioRange> want;
   if (now) want = hv::MmioRange{now->base, now->base + now->size - 1};
   if (want == mmio_.at(index)) return {};
+  if (study::is(study::Arm::kClaimKeep) && mmio_.at(index)) return {};
 
   if (Status s = release(index); !s) return s;
   if (!want) return {};

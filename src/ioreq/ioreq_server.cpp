@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "vgpu/common/release_log.h"
+#include "vgpu/common/study_arm.h"
 
 namespace vgpu::ioreq {
 
@@ -26,6 +27,7 @@ Status IoreqServer::acquire() {
     return Error{EINVAL, "domain reports " + std::to_string(*vcpus) + " vCPUs; supported 1.." +
                              std::to_string(abi::kMaxVcpus)};
   vcpus_ = *vcpus;
+  trace_ = TraceRing(vcpus_);
 
   auto id = hv_.create_ioreq_server();
   if (!id) return id.error();
@@ -102,12 +104,20 @@ Status IoreqServer::on_event() {
 bool IoreqServer::serve(unsigned vcpu) {
   ioreq_t* slot = &page_[vcpu];
   // Acquire: everything Xen wrote before publishing READY is visible below.
-  if (abi::load_state(slot) != STATE_IOREQ_READY) return false;
+  if (const uint8_t state = abi::load_state(slot); state != STATE_IOREQ_READY) {
+    trace_.not_ready(vcpu, state);
+    return false;
+  }
 
   ioreq_t req = *slot;  // act on a private copy only
+  TraceEntry& traced = trace_.taken(vcpu, req);
   abi::store_state(slot, STATE_IOREQ_INPROCESS);
-  dispatcher_.dispatch(req);
+  if (study::is(study::Arm::kMinResponder))
+    req.data = ~uint64_t{0};
+  else
+    dispatcher_.dispatch(req);
   if (req.dir == IOREQ_READ) slot->data = req.data;
+  TraceRing::answered(traced, slot);
   // Release: the data is in the slot before Xen can see IORESP_READY.
   abi::store_state(slot, STATE_IORESP_READY);
   ++stats_.served;

@@ -100,7 +100,7 @@ void SimHypervisor::violation_locked(std::string text) {
 Result<hv::DomainInfo> SimHypervisor::domain_info() {
   std::lock_guard lock(mutex_);
   if (!exists_) return hv::DomainInfo{};
-  return hv::DomainInfo{true, config_.hvm, dying_};
+  return hv::DomainInfo{true, config_.hvm, dying_, abnormal_shutdown_};
 }
 
 Result<unsigned> SimHypervisor::vcpu_count() {
@@ -309,6 +309,12 @@ void SimHypervisor::destroy_domain() {
 void SimHypervisor::set_dying(bool dying) {
   std::lock_guard lock(mutex_);
   dying_ = dying;
+}
+
+void SimHypervisor::shut_down(bool abnormal) {
+  std::lock_guard lock(mutex_);
+  dying_ = true;
+  abnormal_shutdown_ = abnormal;
 }
 
 }  // namespace vgpu::sim

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "evtchn_irq_affinity.h"
+#include "vgpu/common/study_arm.h"
 
 namespace vgpu::xen::detail {
 
@@ -19,7 +20,7 @@ Result<hv::Port> XenEventChannels::bind(hv::Port remote_port) {
                       fmt::format("remote port {}", remote_port));
   }
   // The new port's IRQ joins the others on the serving thread's CPU.
-  pinned_cpu_ = colocate_with_event_irqs(domid_, pinned_cpu_);
+  if (!study::is(study::Arm::kNoPin)) pinned_cpu_ = colocate_with_event_irqs(domid_, pinned_cpu_);
   return static_cast<hv::Port>(local);
 }
 

@@ -118,6 +118,7 @@ Result<hv::DomainInfo> XenHypervisor::domain_info() {
     out.exists = true;
     out.hvm = info.hvm != 0;
     out.dying = info.dying != 0 || info.shutdown != 0;
+    out.abnormal_shutdown = info.shutdown != 0 && info.shutdown_reason != SHUTDOWN_poweroff;
   }
   return out;
 }

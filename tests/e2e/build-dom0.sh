@@ -5,7 +5,10 @@
 # vgpu-ioreqd and its launcher, and tests/e2e/dom0/init as /init.
 #
 #   build-dom0.sh [--mode launcher|direct|none] [--vcpus "1 2"]
-#                 [--daemon PATH] [--daemon-args "ARGS"] [BUILD_DIR]
+#                 [--daemon PATH] [--daemon-args "ARGS"] [--extra DIR] [BUILD_DIR]
+#   --extra DIR: DIR's files are copied into the initramfs as they are (the
+#      crash study's plan and tools, tests/e2e/study), executables with their
+#      shared libraries
 #   -> BUILD_DIR/dom0/dom0.cpio (uncompressed: the kernel unpacks it faster
 #      than it could gunzip it under TCG)
 set -euo pipefail
@@ -16,6 +19,7 @@ MODE=none
 VCPUS="1 2"
 DAEMON=
 DAEMON_ARGS="--log-level debug"
+EXTRA=
 BUILD_DIR=
 while (($#)); do
   case $1 in
@@ -23,7 +27,8 @@ while (($#)); do
     --vcpus) VCPUS=$2; shift 2 ;;
     --daemon) DAEMON=$2; shift 2 ;;
     --daemon-args) DAEMON_ARGS=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    --extra) EXTRA=$2; shift 2 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) e2e_die "unknown option $1" ;;
     *) BUILD_DIR=$1; shift ;;
   esac
@@ -96,11 +101,20 @@ install -m 0755 "$E2E_SRC_DIR/dom0/init" "$ROOT/init"
 gcc -O2 -Wall -Wextra -Werror -o "$OUT/e2e-reaper" "$E2E_SRC_DIR/dom0/reaper.c"
 install -m 0755 "$OUT/e2e-reaper" "$ROOT/usr/bin/e2e-reaper"
 cp "$BUILD_DIR/guest/guest.img" "$ROOT/e2e/guest.img"
+if [[ -n $EXTRA ]]; then
+  cp -a "$EXTRA/." "$ROOT/"
+  while IFS= read -r -d '' f; do
+    e2e_copy_libs "$ROOT" "$f"
+  done < <(find "$EXTRA" -type f -perm -u+x -print0)
+fi
 {
   printf 'E2E_MODE=%q\n' "$MODE"
   printf 'E2E_VCPUS=%q\n' "$VCPUS"
   printf 'E2E_DAEMON_ARGS=%q\n' "$DAEMON_ARGS"
-  env | grep -E '^E2E_(LAUNCH|GUEST|EXIT|DIRECT)_[A-Z_]+=' | sed 's/^/export /' || true
+  # Quoted: a value may hold spaces (E2E_GUEST_CMDLINE, which Dom0 ignores).
+  while IFS='=' read -r k v; do
+    printf 'export %s=%q\n' "$k" "$v"
+  done < <(env | grep -E '^E2E_(LAUNCH|GUEST|EXIT|DIRECT)_[A-Z_]+=' || true)
 } >"$ROOT/e2e/e2e.conf"
 
 e2e_cpio "$ROOT" "$OUT/dom0.cpio"

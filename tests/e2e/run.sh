@@ -17,6 +17,9 @@
 #   --tcg-thread single|multi
 #                        QEMU's TCG threading (default multi; single is slower
 #                        and the guest crashes of docs/e2e.md happen there too)
+#   --qemu-cpu MODEL     QEMU's -cpu (default qemu64,+svm,+npt; Xen needs SVM+NPT)
+#   --dom0-extra DIR     files copied into the Dom0 initramfs (build-dom0.sh
+#                        --extra; the crash study, tests/e2e/study)
 #   --evaluate-only      skip the build and the QEMU run; re-evaluate the
 #                        serial.ts.log already in BUILD_DIR (for working on
 #                        the checks and the report)
@@ -40,6 +43,8 @@ DAEMON=
 VCPUS="1 2"
 QEMU_TIMEOUT=720
 TCG_THREAD=multi
+QEMU_CPU=qemu64,+svm,+npt
+DOM0_EXTRA=
 EVAL_ONLY=0
 BUILD_DIR=
 while (($#)); do
@@ -49,8 +54,10 @@ while (($#)); do
     --vcpus) VCPUS=$2; shift 2 ;;
     --qemu-timeout) QEMU_TIMEOUT=$2; shift 2 ;;
     --tcg-thread) TCG_THREAD=$2; shift 2 ;;
+    --qemu-cpu) QEMU_CPU=$2; shift 2 ;;
+    --dom0-extra) DOM0_EXTRA=$2; shift 2 ;;
     --evaluate-only) EVAL_ONLY=1; shift ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
     -*) e2e_die "unknown option $1 (see --help)" ;;
     *) BUILD_DIR=$1; shift ;;
   esac
@@ -196,6 +203,7 @@ host_stage fetch-boot-packages
 host_stage build-guest-image
 dom0_args=(--mode "$MODE" --vcpus "$VCPUS")
 [[ -n $DAEMON ]] && dom0_args+=(--daemon "$DAEMON")
+[[ -n $DOM0_EXTRA ]] && dom0_args+=(--extra "$DOM0_EXTRA")
 "$E2E_SRC_DIR/build-dom0.sh" "${dom0_args[@]}" "$BUILD_DIR"
 host_stage build-dom0-initramfs
 
@@ -210,7 +218,7 @@ for p in "$PKGROOT/boot/xen" "$PKGROOT/boot/vmlinuz-$KVER" "$BUILD_DIR/dom0/dom0
 done
 # shellcheck disable=SC2054 # the commas are QEMU's
 QEMU_CMD=(
-  qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu qemu64,+svm,+npt -m 3G -smp 2
+  qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu "$QEMU_CPU" -m 3G -smp 2
   -machine pc -nodefaults -net none -display none -no-reboot
   -serial "file:$SERIAL"
   -kernel "$PKGROOT/boot/xen" -append "$XEN_ARGS"
@@ -255,7 +263,7 @@ while kill -0 "$QEMU_PID" 2>/dev/null; do
   # Xen's or Dom0's own panic (not a guest's: its relayed console lines start
   # with "E2E:"; Dom0 recovers from those and reports them).
   if sed -E 's/^ *[0-9.]+ //' "$SERIAL_TS" 2>/dev/null | grep -v '^E2E' |
-    grep -aqE 'Panic on CPU|Kernel panic - not syncing|^\(XEN\) .*FATAL|Reboot in five seconds'; then
+    grep -aqE 'Panic on CPU|Kernel panic - not syncing|^\(XEN\) .*FATAL|Reboot in five seconds|Hardware Dom0 crashed'; then
     QEMU_END="killed after a panic on the serial console"
     sleep 3
     poll_serial

@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "../support/log_capture.h"
 #include "vgpu/app/runner.h"
 #include "vgpu/pci/regs.h"
 #include "vgpu/sim/sim_guest.h"
@@ -113,6 +114,63 @@ TEST_F(Lifecycle, ReleaseOfAnotherDomainDoesNotStopUs) {
   hv.destroy_domain();
   store.fire_special("@releaseDomain");
   EXPECT_EQ(rc.get(), app::kExitOk);
+}
+
+TEST_F(Lifecycle, AnAbnormalShutdownLogsTheRequestTraceThenExitsZero) {
+  vgpu::testing::LogCapture log;
+  sim::SimHypervisor hv(config(2));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  EXPECT_EQ(sim::SimGuest(hv, 1).config_read(kSbdf, pci::kVendorId, 2), 0x1af4u);
+  hv.shut_down(/*abnormal=*/true);  // e.g. a triple fault, with on_reboot="preserve"
+  store.fire_special("@releaseDomain");
+  ASSERT_EQ(rc.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  const std::string text = log.text();
+  EXPECT_NE(text.find("request trace (the guest shut down abnormally"), std::string::npos) << text;
+  EXPECT_NE(text.find("v1 "), std::string::npos) << text;
+  EXPECT_NE(text.find("PCI_CONFIG read sbdf=0x28 reg=0x0 size=2"), std::string::npos) << text;
+  EXPECT_NE(text.find("out=0x1af4"), std::string::npos) << text;
+}
+
+TEST_F(Lifecycle, APoweroffLogsNoRequestTrace) {
+  vgpu::testing::LogCapture log;
+  sim::SimHypervisor hv(config(1));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  sim::SimGuest(hv, 0).hvmloader_scan();
+  hv.shut_down(/*abnormal=*/false);
+  store.fire_special("@releaseDomain");
+  ASSERT_EQ(rc.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  EXPECT_EQ(log.text().find("request trace"), std::string::npos);
+}
+
+TEST_F(Lifecycle, SigusrOneLogsTheRequestTraceAndServingGoesOn) {
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+  vgpu::testing::LogCapture log;
+  sim::SimHypervisor hv(config(1));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  EXPECT_EQ(sim::SimGuest(hv, 0).config_read(kSbdf, pci::kVendorId, 2), 0x1af4u);
+  ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
+  bool dumped = false;
+  for (auto until = std::chrono::steady_clock::now() + 2s;
+       !dumped && std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(1ms))
+    dumped = log.text().find("request trace (SIGUSR1)") != std::string::npos;
+  EXPECT_TRUE(dumped) << log.text();
+  EXPECT_EQ(rc.wait_for(100ms), std::future_status::timeout) << "SIGUSR1 must not stop us";
+  EXPECT_EQ(sim::SimGuest(hv, 0).config_read(kSbdf, pci::kVendorId, 2), 0x1af4u);
+  hv.destroy_domain();
+  store.fire_special("@releaseDomain");
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 TEST_F(Lifecycle, SigtermDuringFourVcpuStormTearsDownInOrder) {

@@ -25,6 +25,13 @@ class LogCapture {
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
 
+  // Everything captured so far, a line each.
+  std::string text() const {
+    std::string all;
+    for (const std::string& line : sink_->lines()) all += line + "\n";
+    return all;
+  }
+
   // Lines containing `needle`.
   unsigned count(const std::string& needle) const {
     unsigned n = 0;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "vgpu/common/rate_limited_log.h"
 #include "vgpu/common/result.h"
@@ -58,6 +59,9 @@ class Daemon final : private host::BarListener {
   // The guest was destroyed, and Xen released our server and claims with it:
   // stop, and tear down only what is ours.
   void domain_gone();
+  // Logs the last requests of every slot and our answers (the guest died;
+  // an administrator asked with SIGUSR1).
+  void dump_trace(std::string_view why) const;
 
   hv::ServerId server_id() const { return server_->id(); }
   const ioreq::IoreqServer& server() const { return *server_; }

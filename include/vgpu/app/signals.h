@@ -1,6 +1,7 @@
-// SIGTERM/SIGINT as an fd for the event loop (never tear down
-// inside a signal handler). Construct before starting any thread, so that
-// every thread inherits the blocked mask and the signal reaches the fd.
+// SIGTERM/SIGINT (and SIGUSR1, which asks for the request trace) as an fd
+// for the event loop (never tear down inside a signal handler). Construct
+// before starting any thread, so that every thread inherits the blocked mask
+// and the signal reaches the fd.
 #pragma once
 
 #include "vgpu/common/result.h"

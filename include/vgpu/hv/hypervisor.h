@@ -38,6 +38,9 @@ struct DomainInfo {
   bool exists = false;
   bool hvm = false;
   bool dying = false;  // shutting down or being destroyed
+  // Shut down for any reason but poweroff: a crash, or a reboot (which is how
+  // Xen ends a guest's triple fault), or a watchdog.
+  bool abnormal_shutdown = false;
 };
 
 // Event channels to the target domain, with xenevtchn's semantics: one

@@ -17,6 +17,7 @@
 #include "vgpu/common/scoped_release.h"
 #include "vgpu/hv/hypervisor.h"
 #include "vgpu/ioreq/dispatcher.h"
+#include "vgpu/ioreq/trace_ring.h"
 
 namespace vgpu::ioreq {
 
@@ -46,6 +47,8 @@ class IoreqServer {
   unsigned drain();
 
   const ServerStats& stats() const { return stats_; }
+  // The last requests of each slot and our answers (always recorded).
+  const TraceRing& trace() const { return trace_; }
 
   // The domain is gone: Xen has destroyed the server with it, so teardown
   // only releases what is ours (the page mapping, the local ports).
@@ -67,6 +70,7 @@ class IoreqServer {
   std::vector<hv::Port> local_port_;   // by vCPU
   std::vector<int32_t> vcpu_of_port_;  // by local port; -1 if not ours
   ServerStats stats_;
+  TraceRing trace_{0};  // sized for vcpus_ by acquire()
   bool domain_gone_ = false;
 
   // Release actions, in acquisition order; destroyed in reverse.

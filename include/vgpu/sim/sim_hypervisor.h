@@ -162,6 +162,10 @@ class SimHypervisor final : public hv::Hypervisor {
   // From now on inject_msi() fails with `error` (0: succeeds again), as Xen
   // refuses an MSI the guest programmed with a bogus address.
   void fail_msi_injection(int error);
+  // The guest shut itself down and the toolstack preserved it: dying, and
+  // abnormal unless the reason was poweroff (a crash; a triple fault, which
+  // Xen turns into a reboot).
+  void shut_down(bool abnormal);
 
  private:
   friend class SimEventChannels;
@@ -228,6 +232,7 @@ class SimHypervisor final : public hv::Hypervisor {
   bool exists_ = true;
   bool dying_ = false;
   int msi_error_ = 0;
+  bool abnormal_shutdown_ = false;
   std::atomic<bool> crashed_{false};
   SimGuestMemory memory_;
   std::mutex guest_config_lock_;
