@@ -53,8 +53,10 @@ ioreq_t config_request(uint8_t dir, uint32_t offset, uint32_t size, uint32_t dat
 
 struct PathRig::DeviceOnly {
   explicit DeviceOnly(sim::SimHypervisor& hv)
-      : host(kSbdf, hv, device::stub_factory(device::StubConfig{})),
-        dispatcher(host, hv.guest_memory()) {}
+      : dma(hv.guest_memory()),
+        host(kSbdf, hv, device::stub_factory(device::StubConfig{}), dma),
+        dispatcher(host, dma) {}
+  dma::MappingCache dma;
   host::DeviceHost host;
   ioreq::Dispatcher dispatcher;
 };

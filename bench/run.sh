@@ -21,7 +21,7 @@ if [[ $quick == --quick ]]; then min_time=0.2; reps=1; callgrind_n=20000; runs=5
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVGPU_BUILD_TESTS=OFF \
   -DVGPU_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target vgpu_bench_request_path vgpu_bench_round_trip \
-  vgpu_request_path_count vgpu_startup_probe vgpu-sim
+  vgpu_request_path_count vgpu_startup_probe vgpu-sim vgpu_bench_queue
 b="$build/bench"
 
 echo "== machine"
@@ -55,6 +55,9 @@ if [[ $(id -u) == 0 ]]; then
     echo "(pinning or SCHED_FIFO refused here: no pinned numbers)"
   fi
 fi
+
+echo "== command queue: rates, copy throughput, map calls (load: $(cut -d' ' -f1 /proc/loadavg))"
+"$b/vgpu_bench_queue" ${quick:+"$quick"}
 
 echo "== exec -> serving and RSS (vgpu-sim: the daemon plus its simulated guest, $runs runs)"
 rundir=$(mktemp -d)

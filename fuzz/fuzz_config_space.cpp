@@ -17,7 +17,9 @@
 #include <cstring>
 
 #include "vgpu/device/vgpu_stub.h"
+#include "vgpu/dma/mapping_cache.h"
 #include "vgpu/pci/regs.h"
+#include "vgpu/sim/sim_guest_memory.h"
 
 namespace vgpu::fuzz {
 namespace {
@@ -32,6 +34,19 @@ class CountingMsi final : public pci::MsiSink {
   void send_msi(uint64_t, uint32_t) override { ++sent; }
   uint64_t sent = 0;
 };
+
+class NoStatus final : public pci::StatusSink {
+ public:
+  void status_changed(std::string_view, std::string_view) override {}
+};
+
+// The stub's command queue needs guest memory; config-space sequences only
+// reach it through Bus Master, so a small RAM shared by all inputs does.
+dma::GuestDma& guest_memory() {
+  static sim::SimGuestMemory ram(0x10000);
+  static dma::MappingCache cache(ram);
+  return cache;
+}
 
 void check_bytewise(const device::VgpuStub& stub, uint32_t off, unsigned size) {
   if (size < 1 || size > 4 || off + size > pci::kConfigSpaceSize) return;
@@ -72,7 +87,8 @@ void check_bar0(const device::VgpuStub& stub) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vgpu;
   fuzz::CountingMsi msi;
-  device::VgpuStub stub(device::StubConfig{}, msi);
+  fuzz::NoStatus status;
+  device::VgpuStub stub(device::StubConfig{}, {msi, fuzz::guest_memory(), status});
   for (size_t pos = 0; pos + 8 <= size; pos += 8) {
     const uint8_t* r = data + pos;
     const unsigned width = r[1] % 9;

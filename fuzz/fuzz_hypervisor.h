@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "vgpu/hv/hypervisor.h"
+#include "vgpu/sim/sim_guest_memory.h"
 
 namespace vgpu::fuzz {
 
@@ -47,27 +48,14 @@ class FuzzEventChannels final : public hv::EventChannels {
   std::optional<hv::Port> next_;
 };
 
-class FuzzGuestMemory final : public hv::GuestMemory {
- public:
-  static constexpr uint64_t kBase = 0x10000;
-
-  Status read(uint64_t gpa, std::span<std::byte> out) override {
-    if (!inside(gpa, out.size())) return Error{EFAULT, "outside"};
-    std::memcpy(out.data(), ram_.data() + (gpa - kBase), out.size());
-    return {};
-  }
-  Status write(uint64_t gpa, std::span<const std::byte> in) override {
-    if (!inside(gpa, in.size())) return Error{EFAULT, "outside"};
-    std::memcpy(ram_.data() + (gpa - kBase), in.data(), in.size());
-    return {};
-  }
-
- private:
-  bool inside(uint64_t gpa, size_t n) const {
-    return gpa >= kBase && n <= ram_.size() && gpa - kBase <= ram_.size() - n;
-  }
-  std::array<std::byte, 0x2000> ram_{};
-};
+// Guest RAM: the simulator's memfd-backed memory, whose foreign mappings
+// behave as Xen's do. Shared by every input (creating it is a few
+// syscalls); each harness's mapping cache unmaps what it mapped.
+inline sim::SimGuestMemory& fuzz_guest_memory() {
+  static constexpr uint64_t kRamBytes = 0x12000;
+  static sim::SimGuestMemory memory(kRamBytes);
+  return memory;
+}
 
 class FuzzHypervisor final : public hv::Hypervisor {
  public:
@@ -104,12 +92,11 @@ class FuzzHypervisor final : public hv::Hypervisor {
     return {};
   }
   hv::EventChannels& event_channels() override { return channels; }
-  hv::GuestMemory& guest_memory() override { return memory; }
+  hv::GuestMemory& guest_memory() override { return fuzz_guest_memory(); }
 
   ioreq_t* slot(unsigned vcpu) { return &page_[vcpu]; }
 
   FuzzEventChannels channels;
-  FuzzGuestMemory memory;
   std::vector<hv::MmioRange> mmio;
   uint64_t msis = 0;
 

@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "fuzz_hypervisor.h"
+#include "vgpu/dma/mapping_cache.h"
 #include "vgpu/host/claims.h"
 #include "vgpu/host/device_host.h"
 #include "vgpu/ioreq/dispatcher.h"
@@ -35,8 +36,9 @@ constexpr size_t kRecord = 32;
 class Harness final : private host::BarListener {
  public:
   Harness()
-      : host_(kSbdf, hv_, device::stub_factory(device::StubConfig{})),
-        dispatcher_(host_, hv_.memory) {
+      : dma_(hv_.guest_memory()),
+        host_(kSbdf, hv_, device::stub_factory(device::StubConfig{}), dma_),
+        dispatcher_(host_, dma_) {
     auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
     if (!server) finding("server did not start");
     server_ = std::move(*server);
@@ -104,6 +106,7 @@ class Harness final : private host::BarListener {
   }
 
   FuzzHypervisor hv_;
+  dma::MappingCache dma_;
   host::DeviceHost host_;
   ioreq::Dispatcher dispatcher_;
   std::unique_ptr<ioreq::IoreqServer> server_;

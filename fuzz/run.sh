@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 build=${VGPU_FUZZ_BUILD:-$root/build-fuzz}
 jobs=${JOBS:-2}
-targets=(fuzz_ioreq_slots fuzz_config_space)
+targets=(fuzz_ioreq_slots fuzz_config_space fuzz_queue)
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DVGPU_FUZZ=ON -DVGPU_BUILD_TESTS=OFF -DVGPU_BUILD_BENCH=OFF -DVGPU_WERROR=ON \

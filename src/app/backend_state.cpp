@@ -33,6 +33,10 @@ void BackendState::bar_changed(unsigned index, std::optional<pci::BarMapping> no
   updates_->set(xenstore::keys::bar(index), now ? fmt::format("{:#x}", now->base) : "");
 }
 
+void BackendState::device_status(std::string_view key, std::string_view value) {
+  updates_->set(std::string(key), std::string(value));
+}
+
 // XenStore is how administrators see us, not how the guest is served: a
 // failed update is logged, and serving goes on.
 void BackendState::check(const Status& s, std::string_view what) {

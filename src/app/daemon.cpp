@@ -2,19 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include <exception>
+
 #include "vgpu/common/study_arm.h"
 
 namespace vgpu::app {
 
 Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer)
     : hv_(hv),
-      host_(config.sbdf, hv, config.make_device),
-      dispatcher_(host_, hv.guest_memory()),
+      dma_(hv.guest_memory()),
+      host_(config.sbdf, hv, config.make_device, dma_),
+      dispatcher_(host_, dma_),
       observer_(observer) {}
 
 Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonConfig& config,
                                               DaemonObserver* observer) {
-  std::unique_ptr<Daemon> d(new Daemon(hv, config, observer));
+  std::unique_ptr<Daemon> d;
+  try {
+    d.reset(new Daemon(hv, config, observer));
+  } catch (const std::exception& e) {
+    // The device could not get what it needs (device memory, say).
+    return Error{ENOMEM, std::string("cannot build the device: ") + e.what()};
+  }
   if (Status s = d->bring_up(); !s) return s.error();
   return d;
 }
@@ -27,14 +36,20 @@ Status Daemon::bring_up() {
 
   claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
   if (Status s = claims_->claim_sbdf(); !s) return s;
-  host_.set_bar_listener(this);
+  host_.set_listener(this);
 
   loop_.add(server_->fd(), [this] { return server_->on_event(); });
+  if (const int fd = host_.device().event_fd(); fd >= 0) {
+    loop_.add(fd, [this] {
+      host_.device().on_event();
+      return Status{};
+    });
+  }
   return {};
 }
 
 Daemon::~Daemon() {
-  host_.set_bar_listener(nullptr);
+  host_.set_listener(nullptr);
   // 1. Nothing new reaches us once the claims are gone.
   claims_.reset();
   // 2. Answer whatever a vCPU already put in its slot, so none stays blocked.
@@ -48,7 +63,14 @@ Daemon::~Daemon() {
         st.served, ds.config, ds.mmio, ds.through_memory, ds.malformed, ds.guest_mem_faults,
         st.spurious);
   }
-  // 3. Members: server_ unbinds, disables, unmaps and destroys.
+  // 3. The device's own threads stop and it lets go of guest memory; then
+  //    no guest page stays mapped.
+  host_.device().shutdown();
+  dma_.invalidate();
+  const auto cs = dma_.stats();
+  spdlog::info("guest memory: {} map / {} unmap calls, {} invalidations", cs.map_calls,
+               cs.unmap_calls, cs.invalidations);
+  // 4. Members: server_ unbinds, disables, unmaps and destroys.
 }
 
 void Daemon::domain_gone() {
@@ -56,6 +78,10 @@ void Daemon::domain_gone() {
   claims_->forget();
   server_->domain_gone();
   request_stop();
+}
+
+void Daemon::device_status(std::string_view key, std::string_view value) {
+  if (observer_) observer_->device_status(key, value);
 }
 
 void Daemon::dump_trace(std::string_view why) const {

@@ -93,6 +93,19 @@ CLI::Validator bar_size_validator() {
       "BYTES", "BAR_SIZE");
 }
 
+// Device memory: whole allocation granules, at least one, at most 64 GiB.
+CLI::Validator mem_limit_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto v = parse_size(text);
+        if (!v) return fmt::format("memory limit '{}' is not a size (try 256M or 1G)", text);
+        if (Status s = device::validate_mem_limit(*v); !s) return s.error().message;
+        text = std::to_string(*v);
+        return {};
+      },
+      "BYTES", "MEM_LIMIT");
+}
+
 CLI::Validator class_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -125,6 +138,10 @@ void add_guest_options(CLI::App& app, Options& opts, std::string& sbdf_text) {
   app.add_option("--class", opts.class_code, "PCI class code (default Processing accelerator)")
       ->transform(class_validator())
       ->default_str("0x120000");
+  app.add_option("--mem-limit", opts.mem_limit,
+                 "Device memory the guest may allocate through the command queue")
+      ->transform(mem_limit_validator())
+      ->default_str("256M");
 }
 
 void add_daemon_options(CLI::App& app, Options& opts) {

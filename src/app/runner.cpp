@@ -50,8 +50,11 @@ Result<std::unique_ptr<xenstore::DomainWatch>> watch_domain(hv::Hypervisor& hv,
 }  // namespace
 
 DeviceSpec stub_device(const Options& o) {
-  const device::StubConfig config{o.bar0_size, o.class_code};
-  return DeviceSpec{device::stub_identity(config), device::stub_factory(config)};
+  const device::StubConfig config{o.bar0_size, o.class_code, o.mem_limit};
+  return DeviceSpec{device::stub_identity(config),
+                    device::stub_factory(config),
+                    {{device::kQueueStatusKey, queue::to_string(queue::QueueState::kDisabled)},
+                     {device::kMemLimitStatusKey, std::to_string(o.mem_limit)}}};
 }
 
 int fail(const Options& options, int code, const std::string& message) {
@@ -70,7 +73,8 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const De
   auto signals = SignalFd::open_for_termination();
   if (!signals) return fail(o, kExitRuntime, signals.error().describe());
 
-  auto backend_state = BackendState::create(store, {o.domid, o.sbdf, device.identity, 0});
+  auto backend_state =
+      BackendState::create(store, {o.domid, o.sbdf, device.identity, device.status_keys, 0});
   if (!backend_state) return fail(o, kExitRuntime, backend_state.error().describe());
   BackendState& backend = **backend_state;
   if (Status s = backend.publish(); !s)

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "queue_session.h"
 #include "vgpu/app/runner.h"
 #include "vgpu/device/registers.h"
 #include "vgpu/sim/sim_guest.h"
@@ -52,10 +53,11 @@ bool run_guest(sim::SimHypervisor& hv, pci::Sbdf sbdf) {
               static_cast<unsigned long long>(magic), static_cast<unsigned long long>(echoed), msis,
               ping_ok ? "ok" : "FAILED");
 
+  const bool queue_ok = run_queue_session(hv, guest, sbdf);
   const auto violations = hv.violations();
   for (const auto& v : violations) std::printf("protocol violation: %s\n", v.c_str());
   std::fflush(stdout);
-  return ping_ok && probed.msi_enabled && msis == 1 && violations.empty();
+  return ping_ok && queue_ok && probed.msi_enabled && msis == 1 && violations.empty();
 }
 
 // What `xenstore-ls <root>` prints: one `name = "value"` line per node,

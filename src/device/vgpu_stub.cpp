@@ -1,10 +1,14 @@
 #include "vgpu/device/vgpu_stub.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 #include <string>
 
 #include "vgpu/common/hex.h"
+#include "vgpu/compute/cpu_backend.h"
 
 namespace vgpu::device {
 
@@ -15,6 +19,13 @@ constexpr uint16_t kStubDeviceId = 0x1111;
 constexpr uint16_t kStubSubsystemVendorId = 0x1AF4;
 constexpr uint16_t kStubSubsystemId = 0x1111;
 constexpr uint8_t kStubRevision = 0x01;
+
+// Device memory's address space, in multiples of the quota: room enough that
+// first-fit placement does not fail for fragmentation (pages cost nothing
+// until used), bounded so that a large limit cannot exhaust address space.
+constexpr uint64_t kDeviceSpaceFactor = 16;
+constexpr uint64_t kMaxDeviceSpace = uint64_t{1} << 40;
+constexpr uint64_t kMaxMemLimit = uint64_t{64} << 30;
 
 }  // namespace
 
@@ -39,8 +50,20 @@ Status validate_class_code(uint64_t class_code) {
   return ok_status();
 }
 
+Status validate_mem_limit(uint64_t bytes) {
+  const uint64_t granule = compute::CpuBackend::kGranule;
+  const std::string size = std::to_string(bytes);
+  if (bytes < granule) return Error{0, "memory limit " + size + " is below 4 KiB"};
+  if (bytes > kMaxMemLimit) return Error{0, "memory limit " + size + " is above 64 GiB"};
+  if (bytes % granule != 0) {
+    return Error{0, "memory limit " + size + " is not a multiple of 4 KiB, the allocation granule"};
+  }
+  return ok_status();
+}
+
 Status validate(const StubConfig& config) {
   if (Status s = validate_bar0_size(config.bar0_size); !s) return s;
+  if (Status s = validate_mem_limit(config.mem_limit); !s) return s;
   return validate_class_code(config.class_code);
 }
 
@@ -58,7 +81,9 @@ pci::DeviceIdentity stub_identity(const StubConfig& config) {
 }
 
 pci::DeviceFactory stub_factory(const StubConfig& config) {
-  return [config](pci::MsiSink& msi) { return std::make_unique<VgpuStub>(config, msi); };
+  return [config](const pci::DeviceContext& context) {
+    return std::make_unique<VgpuStub>(config, context);
+  };
 }
 
 namespace {
@@ -68,19 +93,72 @@ const StubConfig& checked(const StubConfig& config) {
   return config;
 }
 
+std::unique_ptr<compute::Backend> make_device_memory(uint64_t mem_limit) {
+  const uint64_t space = std::max(std::min(mem_limit * kDeviceSpaceFactor, kMaxDeviceSpace), mem_limit);
+  auto backend = compute::CpuBackend::create_memfd(space);
+  if (!backend) throw std::runtime_error("device memory: " + backend.error().describe());
+  return std::move(*backend);
+}
+
 }  // namespace
 
-VgpuStub::VgpuStub(const StubConfig& config, pci::MsiSink& msi)
-    : ConfigSpaceDevice(stub_identity(checked(config)), &msi) {}
+VgpuStub::VgpuStub(const StubConfig& config, const pci::DeviceContext& context)
+    : ConfigSpaceDevice(stub_identity(checked(config)), &context.msi),
+      backend_(make_device_memory(config.mem_limit)),
+      queue_(std::make_unique<queue::CommandQueue>(context.dma, *backend_,
+                                                   queue::QueueConfig{config.mem_limit})),
+      status_(context.status) {}
+
+VgpuStub::~VgpuStub() {
+  shutdown();
+}
 
 uint64_t VgpuStub::bar_read(unsigned bar, uint64_t offset, unsigned size) {
   if (bar != kRegisterBar) return 0;  // the host routes only live BARs; there is no other
-  return regs_.read(offset, size);
+  return regs_.read(offset, size) | queue_->read(offset, size);
 }
 
 void VgpuStub::bar_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) {
   if (bar != kRegisterBar) return;
   if (regs_.write(offset, size, value)) signal_msi();
+  queue_->write(offset, size, value);
+  raise_completions();
+  report_queue_state();
+}
+
+void VgpuStub::on_event() {
+  queue_->clear_event();
+  raise_completions();
+  report_queue_state();
+}
+
+void VgpuStub::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  queue_->shutdown();
+  const auto qs = queue_->stats();
+  spdlog::info(
+      "command queue: {} commands ({} before the doorbell answer, {} on the worker), {} "
+      "completions, {} aborted, {} MSIs",
+      qs.inline_commands + qs.worker_commands, qs.inline_commands, qs.worker_commands,
+      qs.completions, qs.aborted, qs.interrupts);
+}
+
+void VgpuStub::config_written(const pci::ConfigWriteEffects&) {
+  queue_->set_bus_master((config().command() & pci::kCommandBusMaster) != 0);
+  report_queue_state();
+}
+
+// One MSI for however many completions were posted since the last.
+void VgpuStub::raise_completions() {
+  if (queue_->take_interrupt()) signal_msi();
+}
+
+void VgpuStub::report_queue_state() {
+  const queue::QueueState now = queue_->state();
+  if (reported_ == now) return;
+  reported_ = now;
+  status_.status_changed(kQueueStatusKey, queue::to_string(now));
 }
 
 }  // namespace vgpu::device

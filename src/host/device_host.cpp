@@ -6,8 +6,12 @@
 
 namespace vgpu::host {
 
-DeviceHost::DeviceHost(pci::Sbdf sbdf, hv::Hypervisor& hv, const pci::DeviceFactory& make_device)
-    : sbdf_(sbdf), packed_sbdf_(sbdf.packed()), hv_(hv), device_(make_device(*this)) {
+DeviceHost::DeviceHost(pci::Sbdf sbdf, hv::Hypervisor& hv, const pci::DeviceFactory& make_device,
+                       dma::GuestDma& dma)
+    : sbdf_(sbdf),
+      packed_sbdf_(sbdf.packed()),
+      hv_(hv),
+      device_(make_device(pci::DeviceContext{*this, dma, *this})) {
   if (!device_) throw std::invalid_argument("the device factory built no device");
 }
 
@@ -51,6 +55,10 @@ void DeviceHost::send_msi(uint64_t address, uint32_t data) {
   if (Status s = hv_.inject_msi(address, data); !s)
     msi_failure_log_("injecting MSI addr={:#x} data={:#x}: {}", address, data,
                      s.error().describe());
+}
+
+void DeviceHost::status_changed(std::string_view key, std::string_view value) {
+  if (listener_) listener_->device_status(key, value);
 }
 
 std::optional<DeviceHost::BarAccess> DeviceHost::locate(uint64_t addr, unsigned size) const {

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <cstring>
 
 namespace vgpu::ioreq {
@@ -35,8 +34,11 @@ Outcome Dispatcher::dispatch(ioreq_t& req) {
     case IOREQ_TYPE_COPY:
       return count(copy(req));
     case IOREQ_TYPE_INVALIDATE:
-      // Broadcast to every server for QEMU's mapcache; we keep no cached
-      // guest mappings, but must still answer or the vCPU hangs.
+      // Broadcast to every server when the guest's memory map changed: no
+      // mapping made before it may be used again, and all are gone before
+      // the vCPU is answered (docs/spec.md Part II, trust).
+      memory_.invalidate();
+      return count(Outcome::kInvalidated);
     case IOREQ_TYPE_TIMEOFFSET:
       // RTC offset change, meaningful only to the default device model.
       return count(Outcome::kIgnored);
@@ -90,22 +92,33 @@ Outcome Dispatcher::copy_immediate(ioreq_t& req) {
 }
 
 // rep movs / ins / outs: req.data is the guest-physical address of the data,
-// stepping in the same direction as the device address.
+// stepping in the same direction as the device address. The whole buffer is
+// read from (or written to) guest memory in one access: a write's elements
+// are all fetched before the device sees the first; a read's are stored
+// once the device has produced them all.
 Outcome Dispatcher::copy_through_memory(ioreq_t& req) {
-  std::array<std::byte, 8> buf{};
-  const std::span<std::byte> element(buf.data(), req.size);
-  for (uint32_t i = 0; i < req.count; ++i) {
-    const uint64_t addr = element_addr(req.addr, req, i);
-    const uint64_t gpa = element_addr(req.data, req, i);
-    if (req.dir == IOREQ_READ) {
-      const uint64_t v = handler_.mmio_read(addr, req.size);
-      std::memcpy(buf.data(), &v, req.size);
-      if (!memory_.write(gpa, element)) return guest_fault(req, gpa);
-    } else {
+  const uint64_t bytes = uint64_t{req.count} * req.size;
+  const uint64_t span_back = bytes - req.size;  // from the first element to the last
+  if (req.df && req.data < span_back) return guest_fault(req, req.data);
+  const uint64_t lowest = req.df ? req.data - span_back : req.data;
+  rep_buffer_.resize(bytes);
+  const std::span<std::byte> buf(rep_buffer_.data(), bytes);
+  // Element i sits at buffer index i walking up, count - 1 - i walking down.
+  auto element = [&](uint32_t i) {
+    return rep_buffer_.data() + uint64_t{req.df ? req.count - 1 - i : i} * req.size;
+  };
+  if (req.dir == IOREQ_READ) {
+    for (uint32_t i = 0; i < req.count; ++i) {
+      const uint64_t v = handler_.mmio_read(element_addr(req.addr, req, i), req.size);
+      std::memcpy(element(i), &v, req.size);
+    }
+    if (!memory_.write(lowest, buf)) return guest_fault(req, lowest);
+  } else {
+    if (!memory_.read(lowest, buf)) return guest_fault(req, lowest);
+    for (uint32_t i = 0; i < req.count; ++i) {
       uint64_t v = 0;
-      if (!memory_.read(gpa, element)) return guest_fault(req, gpa);
-      std::memcpy(&v, buf.data(), req.size);
-      handler_.mmio_write(addr, req.size, v);
+      std::memcpy(&v, element(i), req.size);
+      handler_.mmio_write(element_addr(req.addr, req, i), req.size, v);
     }
   }
   ++stats_.mmio;
@@ -136,6 +149,9 @@ Outcome Dispatcher::count(Outcome o) {
       break;
     case Outcome::kIgnored:
       ++stats_.ignored;
+      break;
+    case Outcome::kInvalidated:
+      ++stats_.invalidations;
       break;
     case Outcome::kMalformed:
       ++stats_.malformed;

@@ -1,5 +1,6 @@
-// hv::GuestMemory over foreign mappings of the target domain's pages, for
-// ioreqs whose data_is_ptr is set. Private to src/xen.
+// hv::GuestMemory over foreign mappings of the target domain's frames.
+// Private to src/xen. The mapping cache above it (dma::MappingCache) decides
+// what to map and when; this adapter only makes the calls.
 #pragma once
 
 #include "vgpu/hv/hypervisor.h"
@@ -8,18 +9,17 @@
 namespace vgpu::xen::detail {
 
 // Borrows the handles; XenHypervisor owns them and outlives this object.
-// Each call maps the pages it needs, copies and unmaps: data_is_ptr requests
-// are rare (rep ins/outs, rep movs between RAM and MMIO), so a cache of
-// mappings would buy little and would have to track ballooning.
 class XenGuestMemory final : public hv::GuestMemory {
  public:
   XenGuestMemory(xenforeignmemory_handle* fmem, xendevicemodel_handle* dmod, uint16_t domid)
       : fmem_(fmem), dmod_(dmod), domid_(domid) {}
 
-  Status read(uint64_t gpa, std::span<std::byte> out) override;
-  // Marks the written pages dirty (xendevicemodel_modified_memory) so that
-  // live migration resends them.
-  Status write(uint64_t gpa, std::span<const std::byte> in) override;
+  // One xenforeignmemory_map call for all of `gfns`, with its per-frame
+  // error array.
+  Result<std::byte*> map_frames(std::span<const uint64_t> gfns, std::span<int> errors) override;
+  void unmap_frames(std::byte* addr, size_t frames) override;
+  // One xendevicemodel_modified_memory_bulk call.
+  Status mark_dirty(std::span<const hv::DirtyExtent> extents) override;
 
  private:
   xenforeignmemory_handle* fmem_;

@@ -109,6 +109,24 @@ TEST(Options, RejectsBadBarSizes) {
   bar("4Q", "BAR0 size '4Q' is not a size");
 }
 
+TEST(Options, MemLimitDefaultsTo256MiBAndTakesSizes) {
+  EXPECT_EQ(parse_ok({"--domid", "7", "--sbdf", "00:05.0"}).mem_limit, 256ull << 20);
+  for (auto [text, bytes] : {std::pair{"1G", 1ull << 30}, std::pair{"0x1000", 4096ull},
+                             std::pair{"8192", 8192ull}, std::pair{"64G", 64ull << 30}}) {
+    EXPECT_EQ(parse_ok({"--domid", "1", "--sbdf", "00:05.0", "--mem-limit", text}).mem_limit, bytes)
+        << text;
+  }
+}
+
+TEST(Options, RejectsBadMemLimits) {
+  for (auto [text, problem] :
+       {std::pair{"lots", "is not a size"}, std::pair{"0", "below 4 KiB"},
+        std::pair{"4095", "below 4 KiB"}, std::pair{"5000", "not a multiple of 4 KiB"},
+        std::pair{"65G", "above 64 GiB"}, std::pair{"-1", "is not a size"}}) {
+    expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--mem-limit", text}, problem);
+  }
+}
+
 TEST(Options, RejectsClassCodesWiderThan24Bits) {
   expect_rejected({"--domid", "7", "--sbdf", "00:05.0", "--class", "0x1000000"},
                   "class code 0x1000000 does not fit in 24 bits");

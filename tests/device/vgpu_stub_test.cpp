@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/fakes.h"
+
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -38,7 +40,10 @@ class VgpuStubTest : public ::testing::Test {
   void ping() { stub.bar_write(VgpuStub::kRegisterBar, regs::kCommand, 4, kPing); }
 
   RecordingMsiSink sink;
-  VgpuStub stub{StubConfig{}, sink};
+  testing::FakeGuestMemory memory;
+  testing::NullStatusSink status;
+  const pci::DeviceContext context{sink, memory.dma, status};
+  VgpuStub stub{StubConfig{}, context};
 };
 
 const std::pair<uint64_t, uint32_t> kProgrammedMsi{kMsiAddress, kMsiData};
@@ -58,7 +63,7 @@ TEST_F(VgpuStubTest, IdentityMatchesTheSpec) {
 }
 
 TEST_F(VgpuStubTest, ClassCodeComesFromTheConfig) {
-  VgpuStub other{StubConfig{.bar0_size = 4096, .class_code = 0x0B4001}, sink};
+  VgpuStub other{StubConfig{.bar0_size = 4096, .class_code = 0x0B4001}, context};
   EXPECT_EQ(other.config_read(pci::kRevisionId, 4), 0x0B400101u);
 }
 
@@ -101,7 +106,7 @@ TEST_F(VgpuStubTest, Bar0ProbeOf4KiBReadsFFFFF000) {
 }
 
 TEST_F(VgpuStubTest, Bar0ProbeFollowsConfiguredSize) {
-  VgpuStub big{StubConfig{.bar0_size = 64 * 1024}, sink};
+  VgpuStub big{StubConfig{.bar0_size = 64 * 1024}, context};
   big.config_write(bar_offset(0), 4, 0xFFFFFFFF);
   EXPECT_EQ(big.config_read(bar_offset(0), 4), 0xFFFF0000u);
 }
@@ -139,7 +144,7 @@ TEST_F(VgpuStubTest, FirmwareStyleSizingNeverExposesTheProbeRange) {
 }
 
 TEST_F(VgpuStubTest, LargerBar0MapsItsWholeSize) {
-  VgpuStub big{StubConfig{.bar0_size = 1 << 20}, sink};
+  VgpuStub big{StubConfig{.bar0_size = 1 << 20}, context};
   big.config_write(bar_offset(0), 4, 0xE0000000);
   big.config_write(pci::kCommand, 2, pci::kCommandMemorySpace);
   EXPECT_EQ(big.bar_mapping(VgpuStub::kRegisterBar), (BarMapping{0xE0000000, 1 << 20}));
@@ -249,7 +254,10 @@ TEST_F(VgpuStubTest, GuestCannotClearPendingBit) {
 
 TEST(VgpuStubConstruction, InvalidConfigIsRejected) {
   RecordingMsiSink sink;
-  EXPECT_THROW((VgpuStub{StubConfig{.bar0_size = 6000}, sink}), std::invalid_argument);
+  testing::FakeGuestMemory memory;
+  testing::NullStatusSink status;
+  EXPECT_THROW((VgpuStub{StubConfig{.bar0_size = 6000}, {sink, memory.dma, status}}),
+               std::invalid_argument);
 }
 
 TEST(StubConfigValidation, AcceptsPowersOfTwoFrom4KiBTo1GiB) {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the e2e HVM guest: a busybox initramfs holding lspci, pci.ids and the
-# static mmio-test and mmio-bench, plus the Debian kernel, on a small
+# static mmio-test, mmio-bench and queue-test, plus the Debian kernel, on a small
 # syslinux-bootable FAT image (SeaBIOS boots it from the emulated AHCI disk
 # much faster than xl's direct kernel boot through the device model).
 #
@@ -22,6 +22,8 @@ mkdir -p "$OUT"
 e2e_log "guest: compiling mmio-test and mmio-bench (static)"
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/mmio-test" "$E2E_SRC_DIR/guest/mmio-test.c"
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/mmio-bench" "$E2E_SRC_DIR/guest/mmio-bench.c"
+# The command queue, driven from userspace with no kernel driver.
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/queue-test" "$E2E_SRC_DIR/guest/queue-test.c"
 
 e2e_log "guest: assembling initramfs"
 e2e_mkroot "$ROOT"
@@ -30,6 +32,7 @@ e2e_copy_with_libs "$ROOT" /usr/bin/lspci
 e2e_copy_file "$ROOT" /usr/share/misc/pci.ids
 install -m 0755 "$OUT/mmio-test" "$ROOT/usr/bin/mmio-test"
 install -m 0755 "$OUT/mmio-bench" "$ROOT/usr/bin/mmio-bench"
+install -m 0755 "$OUT/queue-test" "$ROOT/usr/bin/queue-test"
 install -m 0755 "$E2E_SRC_DIR/guest/init" "$ROOT/init"
 e2e_cpio "$ROOT" "$OUT/initrd.gz" gzip
 

@@ -430,6 +430,15 @@ for v in $VCPUS; do
     fi
   done
 
+  # 2b. The command queue from guest userspace (queue-test prints its own
+  # results; none at all is a failure).
+  nqueue=0
+  while read -r st name detail; do
+    check "$st" "$g.$name" "$detail"
+    nqueue=$((nqueue + 1))
+  done < <(frame_of "$gp" queue-test | awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
+  ((nqueue > 0)) || check FAIL "$g.queue" "queue-test printed no results"
+
   # 3. XenStore while the guest ran.
   domid=$(lines | sed -n "s/^E2E-INFO run=$run domid=\([0-9]*\).*/\1/p" | tail -n 1) # the last attempt
   xs=$BUILD_DIR/$g-xenstore.txt
@@ -442,6 +451,10 @@ for v in $VCPUS; do
     xbar=$(xs_get bar0)
     if [[ $state == 4 ]]; then check PASS "$g.xenstore-state" "state = 4"; else check FAIL "$g.xenstore-state" "state = '$state' (want 4)"; fi
     if [[ $sbdf == 0000:00:05.0 ]]; then check PASS "$g.xenstore-sbdf" "sbdf = $sbdf"; else check FAIL "$g.xenstore-sbdf" "sbdf = '$sbdf' (want 0000:00:05.0)"; fi
+    # The command queue's keys (docs/spec.md Part II).
+    xq=$(xs_get queue)
+    xml=$(xs_get mem-limit)
+    if [[ $xq =~ ^(disabled|ready|fatal)$ && $xml =~ ^[0-9]+$ ]]; then check PASS "$g.xenstore-queue" "queue = $xq, mem-limit = $xml"; else check FAIL "$g.xenstore-queue" "queue = '$xq', mem-limit = '$xml'"; fi
     if [[ -n $xbar && -n $bar ]] && (($((16#${xbar#0x})) == $((16#$bar)))); then
       check PASS "$g.xenstore-bar0" "bar0 = $xbar = lspci's $bar"
     else

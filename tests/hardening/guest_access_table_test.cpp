@@ -9,6 +9,7 @@
 #include "vgpu/device/registers.h"
 #include "vgpu/ioreq/dispatcher.h"
 #include "vgpu/pci/regs.h"
+#include "vgpu/queue/protocol.h"
 
 namespace vgpu::hardening {
 namespace {
@@ -145,12 +146,22 @@ TEST_F(GuestAccessTable, MsiControlKeepsItsReadOnlyCapabilityBits) {
 // ---- BAR0 registers ----------------------------------------------------
 
 // The BAR0 bytes the sweep below covers: the registers, the reserved gap,
-// the end of DATA, the start of the reserved tail and the end of the BAR.
+// the end of DATA (whose widest accesses reach into the command queue's
+// registers), the reserved tail after the queue and the end of the BAR. The
+// queue's own registers have their tests (tests/queue, queue_sim_test).
 constexpr std::pair<uint32_t, uint32_t> kBar0Windows[] = {
-    {0x004, 0x040}, {0x3e0, 0x420}, {0xfe0, 0x1000}};
+    {0x004, 0x040}, {0x3e0, 0x400}, {0x478, 0x4a0}, {0xfe0, 0x1000}};
 
 class Bar0Model {
  public:
+  // The command queue's registers at reset, read-only to this sweep: an
+  // access that is not wholly a queue register's width never writes one.
+  Bar0Model() {
+    bytes_[queue::qregs::kVersion + 2] = 0x01;     // 0x00010000
+    bytes_[queue::qregs::kMaxEntries + 1] = 0x04;  // 1024
+    bytes_[queue::qregs::kMemTotal + 3] = 0x10;    // 256 MiB
+    bytes_[queue::qregs::kMemFree + 3] = 0x10;
+  }
   // What a write does to the model: RW bytes store, the rest ignore it.
   void write(uint32_t off, unsigned size, uint64_t v) {
     for (unsigned i = 0; i < size && off + i < bytes_.size(); ++i) {

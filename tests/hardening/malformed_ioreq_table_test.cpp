@@ -18,7 +18,7 @@ namespace regs = device::regs;
 using ioreq::Outcome;
 using testing::make_ioreq;
 
-enum class Expect { kMalformed, kIgnored, kHandled, kGuestFault };
+enum class Expect { kMalformed, kIgnored, kInvalidated, kHandled, kGuestFault };
 
 struct Row {
   const char* what;
@@ -90,7 +90,8 @@ std::vector<Row> rows() {
       {"PIO read", make_ioreq(IOREQ_TYPE_PIO, R, 0xcfc, 4), Expect::kMalformed, true},
       {"PIO write", make_ioreq(IOREQ_TYPE_PIO, W, 0x80, 1, 0x55), Expect::kMalformed, false},
       {"TIMEOFFSET", make_ioreq(IOREQ_TYPE_TIMEOFFSET, W, 0, 8, 12345), Expect::kIgnored, false},
-      {"INVALIDATE", make_ioreq(IOREQ_TYPE_INVALIDATE, W, 0, 4, ~0ull), Expect::kIgnored, false},
+      {"INVALIDATE", make_ioreq(IOREQ_TYPE_INVALIDATE, W, 0, 4, ~0ull), Expect::kInvalidated,
+       false},
       {"unknown type 3", make_ioreq(3, R, 0, 4), Expect::kMalformed, true},
       {"unknown type 4", make_ioreq(4, R, 0, 4), Expect::kMalformed, true},
       {"unknown type 5", make_ioreq(5, W, 0, 4), Expect::kMalformed, false},
@@ -107,6 +108,8 @@ uint64_t counter(const ioreq::DispatchStats& s, Expect e) {
       return s.malformed;
     case Expect::kIgnored:
       return s.ignored;
+    case Expect::kInvalidated:
+      return s.invalidations;
     case Expect::kHandled:
       return s.handled;
     case Expect::kGuestFault:

@@ -295,7 +295,7 @@ TEST(DaemonSim, MalformedRequestsGetAnAnswerAndLeaveNoSlotBusy) {
   }
   hv.broadcast_invalidate(0);
   EXPECT_EQ(d.daemon().dispatcher().stats().malformed, 8u);
-  EXPECT_EQ(d.daemon().dispatcher().stats().ignored, 1u);
+  EXPECT_EQ(d.daemon().dispatcher().stats().invalidations, 1u);
   EXPECT_TRUE(hv.violations().empty()) << hv.violations().front();
   // The device still works afterwards.
   EXPECT_EQ(guest.config_read(kSbdf0005, pci::kVendorId, 2), 0x1af4u);

@@ -24,7 +24,7 @@ class DispatcherTest : public ::testing::Test {
  protected:
   StrictMock<MockIoHandler> handler;
   FakeGuestMemory memory;
-  Dispatcher dispatcher{handler, memory};
+  Dispatcher dispatcher{handler, memory.dma};
 };
 
 TEST_F(DispatcherTest, PciConfigReadDecodesSbdfFromHighHalfAndOffsetFromLowHalf) {
@@ -204,10 +204,54 @@ TEST_F(DispatcherTest, CountsConfigMmioAndGuestMemoryRequestsApart) {
 
 TEST_F(DispatcherTest, InvalidateAndTimeoffsetAreAnsweredWithoutDeviceAccess) {
   ioreq_t inv = make_ioreq(IOREQ_TYPE_INVALIDATE, IOREQ_WRITE, 0, 0);
-  EXPECT_EQ(dispatcher.dispatch(inv), Outcome::kIgnored);
+  EXPECT_EQ(dispatcher.dispatch(inv), Outcome::kInvalidated);
   ioreq_t tof = make_ioreq(IOREQ_TYPE_TIMEOFFSET, IOREQ_WRITE, 0, 8, 12345);
   EXPECT_EQ(dispatcher.dispatch(tof), Outcome::kIgnored);
-  EXPECT_EQ(dispatcher.stats().ignored, 2u);
+  EXPECT_EQ(dispatcher.stats().ignored, 1u);
+  EXPECT_EQ(dispatcher.stats().invalidations, 1u);
+}
+
+TEST_F(DispatcherTest, InvalidateUnmapsEveryCachedMappingBeforeItReturns) {
+  EXPECT_CALL(handler, mmio_write(kBar, 4u, 0u)).Times(2);
+  ioreq_t movs = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar, 4, 0x10000, 1);
+  movs.data_is_ptr = 1;
+  dispatcher.dispatch(movs);
+  ASSERT_EQ(memory.ram.live_mappings(), 1u);
+  ioreq_t inv = make_ioreq(IOREQ_TYPE_INVALIDATE, IOREQ_WRITE, 0, 4, ~uint64_t{0});
+  dispatcher.dispatch(inv);
+  EXPECT_EQ(memory.ram.live_mappings(), 0u);
+  EXPECT_EQ(memory.ram.unmap_calls(), 1u);
+  dispatcher.dispatch(movs);  // mapped afresh
+  EXPECT_EQ(memory.ram.map_calls(), 2u);
+}
+
+// A page-sized rep movs used to cost one map/unmap pair per element.
+TEST_F(DispatcherTest, RepThroughMemoryMapsOnceForAllElementsAndOnceOnlyWhenWarm) {
+  EXPECT_CALL(handler, mmio_write(_, 1u, _)).Times(2 * kMaxRepCount);
+  ioreq_t movs = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar, 1, 0x10000, kMaxRepCount);
+  movs.data_is_ptr = 1;
+  EXPECT_EQ(dispatcher.dispatch(movs), Outcome::kHandled);
+  EXPECT_EQ(memory.ram.map_calls(), 1u);
+  EXPECT_EQ(dispatcher.dispatch(movs), Outcome::kHandled);
+  EXPECT_EQ(memory.ram.map_calls(), 1u) << "the second request finds the page in the cache";
+  EXPECT_EQ(memory.ram.unmap_calls(), 0u);
+}
+
+TEST_F(DispatcherTest, RepReadIntoGuestMemoryMarksThePagesDirty) {
+  EXPECT_CALL(handler, mmio_read(_, 4u)).Times(2).WillRepeatedly(Return(7u));
+  ioreq_t ins = make_ioreq(IOREQ_TYPE_COPY, IOREQ_READ, kBar, 4, 0x11ffc, 2);
+  ins.data_is_ptr = 1;
+  EXPECT_EQ(dispatcher.dispatch(ins), Outcome::kHandled);
+  EXPECT_EQ(memory.ram.dirty_pfns(), (std::vector<uint64_t>{0x11, 0x12}));
+  EXPECT_EQ(memory.get<uint32_t>(0x12000), 7u);
+}
+
+TEST_F(DispatcherTest, PointerBelowZeroWithDfIsAFault) {
+  EXPECT_CALL(handler, mmio_write(_, _, _)).Times(0);
+  ioreq_t r = make_ioreq(IOREQ_TYPE_COPY, IOREQ_WRITE, kBar, 4, 0x4, 4);
+  r.data_is_ptr = 1;
+  r.df = 1;
+  EXPECT_EQ(dispatcher.dispatch(r), Outcome::kGuestMemFault);
 }
 
 TEST_F(DispatcherTest, UnknownTypesAndPortIoReadAllOnes) {

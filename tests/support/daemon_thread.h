@@ -30,8 +30,9 @@ class DaemonThread {
  public:
   explicit DaemonThread(sim::SimHypervisor& hv,
                         app::DaemonConfig config = {kSbdf0005,
-                                                    device::stub_factory(device::StubConfig{})}) {
-    auto d = app::Daemon::start(hv, config);
+                                                    device::stub_factory(device::StubConfig{})},
+                        app::DaemonObserver* observer = nullptr) {
+    auto d = app::Daemon::start(hv, config, observer);
     if (!d) throw std::runtime_error("daemon failed to start: " + d.error().describe());
     daemon_ = std::move(*d);
     thread_ = std::thread([this] {

@@ -4,10 +4,14 @@
 #include <gmock/gmock.h>
 
 #include <cstring>
-#include <vector>
+#include <span>
+#include <stdexcept>
 
+#include "vgpu/dma/mapping_cache.h"
 #include "vgpu/hv/hypervisor.h"
 #include "vgpu/ioreq/io_handler.h"
+#include "vgpu/pci/pci_device.h"
+#include "vgpu/sim/sim_guest_memory.h"
 
 namespace vgpu::testing {
 
@@ -19,43 +23,32 @@ class MockIoHandler : public ioreq::IoHandler {
   MOCK_METHOD(void, mmio_write, (uint64_t, unsigned, uint64_t), (override));
 };
 
-// Guest RAM as a flat buffer at gpa `base`; accesses outside fail EFAULT.
-class FakeGuestMemory : public hv::GuestMemory {
+// Guest RAM (the simulator's memfd-backed memory, RAM at gpa 0) and the
+// mapping cache the daemon puts in front of it.
+class FakeGuestMemory {
  public:
-  explicit FakeGuestMemory(uint64_t base = 0x10000, size_t bytes = 0x3000)
-      : base_(base), ram_(bytes) {}
-
-  Status read(uint64_t gpa, std::span<std::byte> out) override {
-    if (!inside(gpa, out.size())) return Error{EFAULT, "outside fake RAM"};
-    std::memcpy(out.data(), ram_.data() + (gpa - base_), out.size());
-    return {};
-  }
-  Status write(uint64_t gpa, std::span<const std::byte> in) override {
-    if (!inside(gpa, in.size())) return Error{EFAULT, "outside fake RAM"};
-    std::memcpy(ram_.data() + (gpa - base_), in.data(), in.size());
-    ++writes;
-    return {};
-  }
+  explicit FakeGuestMemory(uint64_t bytes = 0x13000) : ram(bytes), dma(ram) {}
 
   template <typename T>
   void put(uint64_t gpa, T v) {
-    std::memcpy(ram_.data() + (gpa - base_), &v, sizeof v);
+    if (!ram.guest_write(gpa, std::as_bytes(std::span(&v, 1)))) throw std::out_of_range("put");
   }
   template <typename T>
   T get(uint64_t gpa) const {
-    T v;
-    std::memcpy(&v, ram_.data() + (gpa - base_), sizeof v);
+    T v{};
+    if (!ram.guest_read(gpa, std::as_writable_bytes(std::span(&v, 1))))
+      throw std::out_of_range("get");
     return v;
   }
 
-  unsigned writes = 0;
+  sim::SimGuestMemory ram;
+  dma::MappingCache dma;
+};
 
- private:
-  bool inside(uint64_t gpa, size_t n) const {
-    return gpa >= base_ && n <= ram_.size() && gpa - base_ <= ram_.size() - n;
-  }
-  uint64_t base_;
-  std::vector<std::byte> ram_;
+// Drops device status reports (tests that do not look at them).
+class NullStatusSink final : public pci::StatusSink {
+ public:
+  void status_changed(std::string_view, std::string_view) override {}
 };
 
 // A request as Xen would build it.

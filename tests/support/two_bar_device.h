@@ -35,7 +35,9 @@ class TwoBarDevice final : public pci::ConfigSpaceDevice {
     return id;
   }
   static pci::DeviceFactory factory() {
-    return [](pci::MsiSink& msi) { return std::make_unique<TwoBarDevice>(msi); };
+    return [](const pci::DeviceContext& context) {
+      return std::make_unique<TwoBarDevice>(context.msi);
+    };
   }
 
   explicit TwoBarDevice(pci::MsiSink& msi)

@@ -72,10 +72,11 @@ TEST_F(BackendPublisherTest, PublishWritesExactBackendKeysAndValues) {
   BackendPublisher pub(store, info());
   ASSERT_TRUE(pub.publish());
   const std::map<std::string, std::string> want = {
-      {"frontend", kFrontend}, {"frontend-id", "7"},     {"online", "1"},
-      {"state", "1"},          {"sbdf", "0000:00:05.0"}, {"vendor-id", "0x1af4"},
-      {"device-id", "0x1111"}, {"class", "0x120000"},    {"bar0", ""},
-      {"bar0-size", "4096"},   {"ioreq-server", ""},     {"pid", "4242"},
+      {"frontend", kFrontend}, {"frontend-id", "7"},       {"online", "1"},
+      {"state", "1"},          {"sbdf", "0000:00:05.0"},   {"vendor-id", "0x1af4"},
+      {"device-id", "0x1111"}, {"class", "0x120000"},      {"bar0", ""},
+      {"bar0-size", "4096"},   {"ioreq-server", ""},       {"pid", "4242"},
+      {"queue", "disabled"},   {"mem-limit", "268435456"},
   };
   std::map<std::string, std::string> got;
   for (const auto& name : children(store, kBackend)) {
@@ -142,7 +143,7 @@ TEST_F(BackendPublisherTest, PublishIsAtomicForAnyObserver) {
     ++observations;
     auto keys_now = store.list(kBackend);
     if (keys_now) {
-      EXPECT_EQ(keys_now->size(), 12U);
+      EXPECT_EQ(keys_now->size(), 14U);
       EXPECT_TRUE(store.read(std::string(kFrontend) + "/state").ok());
     }
   });
@@ -159,7 +160,14 @@ TEST_F(BackendPublisherTest, WatcherSeesAllKeysOnFirstEvent) {
   ASSERT_TRUE(pub.publish());
   auto event = store.read_watch();
   ASSERT_TRUE(event.ok() && event.value().has_value());
-  EXPECT_EQ(store.list(kBackend).value().size(), 12U);
+  EXPECT_EQ(store.list(kBackend).value().size(), 14U);
+}
+
+TEST_F(BackendPublisherTest, QueueStateIsWrittenAsTheSpecNamesIt) {
+  BackendPublisher pub(store, info());
+  ASSERT_TRUE(pub.publish());
+  ASSERT_TRUE(pub.set_queue("ready"));
+  EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "ready");
 }
 
 TEST_F(BackendPublisherTest, PublishRetriesOnConflict) {

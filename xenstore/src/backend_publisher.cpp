@@ -128,6 +128,7 @@ Status BackendPublisher::write_all(StoreOps& ops) {
   }
   backend_keys.emplace_back(keys::kIoreqServer, "");
   backend_keys.emplace_back(keys::kPid, std::to_string(info_.pid));
+  for (const auto& [key, value] : info_.device_keys) backend_keys.emplace_back(key, value);
   if (auto st = put(ops, paths_.backend, "", be); !st) return st;
   for (const auto& [key, value] : backend_keys) {
     if (auto st = put(ops, paths_.backend_key(key), value, be); !st) return st;

@@ -35,6 +35,7 @@ class BackendState final : public DaemonObserver {
 
   void server_enabled(hv::ServerId id) override;
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override;
+  void device_status(std::string_view key, std::string_view value) override;
 
   // Readable when held-back updates are due; call on_timer() then.
   int timer_fd() const { return updates_->fd(); }

@@ -18,6 +18,7 @@
 
 #include "vgpu/common/rate_limited_log.h"
 #include "vgpu/common/result.h"
+#include "vgpu/dma/mapping_cache.h"
 #include "vgpu/host/claims.h"
 #include "vgpu/host/device_host.h"
 #include "vgpu/hv/hypervisor.h"
@@ -41,9 +42,11 @@ class DaemonObserver {
   virtual void server_enabled(hv::ServerId id) = 0;
   // The window we claimed for BAR `index`, or nullopt when none is.
   virtual void bar_changed(unsigned index, std::optional<pci::BarMapping> now) = 0;
+  // A device status key changed (the command queue's state, say).
+  virtual void device_status(std::string_view key, std::string_view value) = 0;
 };
 
-class Daemon final : private host::BarListener {
+class Daemon final : private host::HostListener {
  public:
   // `observer`, if given, must outlive the daemon.
   static Result<std::unique_ptr<Daemon>> start(hv::Hypervisor& hv, const DaemonConfig& config,
@@ -71,14 +74,18 @@ class Daemon final : private host::BarListener {
   // (BAR moves reach the claims). Only while run() is not running.
   ioreq::Dispatcher& dispatcher() { return dispatcher_; }
   const host::Claims& claims() const { return *claims_; }
+  const pci::PciDevice& device() const { return host_.device(); }
+  const dma::MappingCache& dma() const { return dma_; }
 
  private:
   Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer);
   Status bring_up();
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override;
+  void device_status(std::string_view key, std::string_view value) override;
 
   // Declaration order is acquisition order; see the destructor for teardown.
   hv::Hypervisor& hv_;
+  dma::MappingCache dma_;  // every guest-memory access of the device and the transport
   host::DeviceHost host_;
   ioreq::Dispatcher dispatcher_;
   std::unique_ptr<ioreq::IoreqServer> server_;

@@ -19,10 +19,11 @@ struct Options {
   uint16_t domid = 0;
   pci::Sbdf sbdf;
   uint64_t bar0_size = 4096;
-  uint32_t class_code = 0x120000;  // processing accelerator (docs/spec.md §2)
-  std::string log_level = "info";  // an spdlog level name
-  std::string log_file;            // empty = stderr
-  std::string pid_file;            // empty = none
+  uint32_t class_code = 0x120000;     // processing accelerator (docs/spec.md §2)
+  uint64_t mem_limit = 256ull << 20;  // device memory per guest (docs/spec.md §8)
+  std::string log_level = "info";     // an spdlog level name
+  std::string log_file;               // empty = stderr
+  std::string pid_file;               // empty = none
   std::string run_dir = "/run/vgpu-ioreqd";
 };
 

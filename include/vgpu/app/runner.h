@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vgpu/app/daemon.h"
 #include "vgpu/app/options.h"
@@ -23,6 +25,9 @@ inline constexpr int kExitUsage = 2;
 struct DeviceSpec {
   pci::DeviceIdentity identity;
   pci::DeviceFactory make_device;
+  // Device-specific backend keys and their values at start (the stub's
+  // queue state and mem-limit); the device reports later changes.
+  std::vector<std::pair<std::string, std::string>> status_keys;
 };
 
 // The vGPU stub as the options configure it.

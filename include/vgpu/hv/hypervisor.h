@@ -61,13 +61,36 @@ class EventChannels {
   virtual Status notify(Port local_port) = 0;
 };
 
-// Guest memory, for ioreqs whose data_is_ptr is set. Ranges may cross page
-// boundaries. write() marks the pages dirty for live migration.
+// A run of guest frames the device model wrote, for log-dirty tracking
+// (Xen's xen_dm_op_modified_memory_extent).
+struct DirtyExtent {
+  uint64_t first_gfn = 0;
+  uint64_t count = 0;
+  friend bool operator==(const DirtyExtent&, const DirtyExtent&) = default;
+};
+
+// Guest memory as a device model reaches it: foreign mappings of the guest's
+// frames. Device code never calls this directly; dma::MappingCache does, and
+// caches what it maps (docs/queue.md "Mapping cache").
+//
+// Thread-compatibility: not thread-safe; the mapping cache serialises calls.
 class GuestMemory {
  public:
+  static constexpr uint64_t kPageSize = 4096;
+  static constexpr unsigned kPageShift = 12;
+
   virtual ~GuestMemory() = default;
-  virtual Status read(uint64_t gpa, std::span<std::byte> out) = 0;
-  virtual Status write(uint64_t gpa, std::span<const std::byte> in) = 0;
+  // Maps `gfns` (any frames, in any order) read-write at consecutive host
+  // pages, in one call: xenforeignmemory_map with a per-frame error array.
+  // errors[i] becomes 0 or the errno frame i failed with; a failed frame is
+  // not accessible at all (touching it faults). The whole call fails only
+  // when nothing could be mapped. `errors` has gfns.size() elements.
+  virtual Result<std::byte*> map_frames(std::span<const uint64_t> gfns, std::span<int> errors) = 0;
+  // Releases a mapping map_frames() returned, with the same frame count.
+  virtual void unmap_frames(std::byte* addr, size_t frames) = 0;
+  // Tells the hypervisor the device wrote these frames, so that live
+  // migration resends them (xendevicemodel_modified_memory_bulk).
+  virtual Status mark_dirty(std::span<const DirtyExtent> extents) = 0;
 };
 
 // Device-model operations on one guest domain.

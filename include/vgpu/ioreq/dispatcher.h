@@ -10,10 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "vgpu/abi/ioreq.h"
 #include "vgpu/common/rate_limited_log.h"
-#include "vgpu/hv/hypervisor.h"
+#include "vgpu/dma/guest_dma.h"
 #include "vgpu/ioreq/io_handler.h"
 
 namespace vgpu::ioreq {
@@ -29,7 +30,8 @@ inline constexpr uint32_t kConfigSpaceLimit = 0x1000;
 // What happened to one request, for counters and tests.
 enum class Outcome : uint8_t {
   kHandled,       // a device access (or several, for rep) was made
-  kIgnored,       // a type we accept and need not act on (INVALIDATE, TIMEOFFSET)
+  kIgnored,       // a type we accept and need not act on (TIMEOFFSET)
+  kInvalidated,   // INVALIDATE: every cached guest mapping was dropped
   kMalformed,     // rejected: bad size, count, offset, pointer or unknown type
   kGuestMemFault  // data_is_ptr pointed outside guest memory
 };
@@ -42,14 +44,15 @@ struct DispatchStats {
   // only ones for which the daemon writes into the guest.
   uint64_t through_memory = 0;
   uint64_t ignored = 0;
+  uint64_t invalidations = 0;
   uint64_t malformed = 0;
   uint64_t guest_mem_faults = 0;
 };
 
 class Dispatcher {
  public:
-  Dispatcher(IoHandler& handler, hv::GuestMemory& guest_memory)
-      : handler_(handler), memory_(guest_memory) {}
+  // Guest memory (data_is_ptr requests, INVALIDATE) goes through `dma`.
+  Dispatcher(IoHandler& handler, dma::GuestDma& dma) : handler_(handler), memory_(dma) {}
 
   // Handles `req` (a private copy of a READY slot) and leaves the response in
   // req.data for reads. The caller copies req.data back into the slot.
@@ -67,10 +70,11 @@ class Dispatcher {
   Outcome count(Outcome o);
 
   IoHandler& handler_;
-  hv::GuestMemory& memory_;
+  dma::GuestDma& memory_;
   DispatchStats stats_;
   // Per dispatcher: two devices in one process must not share a budget.
   RateLimitedLog bad_request_log_{"malformed ioreqs"};
+  std::vector<std::byte> rep_buffer_;  // one rep request's data, up to 32 KiB
 };
 
 // All ones in the low `size` bytes: the answer to a read of nothing.

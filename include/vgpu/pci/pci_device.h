@@ -13,10 +13,15 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "vgpu/pci/config_space.h"
 #include "vgpu/pci/identity.h"
 #include "vgpu/pci/msi.h"
+
+namespace vgpu::dma {
+class GuestDma;
+}
 
 namespace vgpu::pci {
 
@@ -38,10 +43,35 @@ class PciDevice {
   // alignment.
   virtual uint64_t bar_read(unsigned bar, uint64_t offset, unsigned size) = 0;
   virtual void bar_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) = 0;
+
+  // A device that finishes work on a thread of its own reports it here: the
+  // daemon's loop polls event_fd() (-1: none) and calls on_event() on the
+  // loop thread, where config space and MSI live.
+  virtual int event_fd() const { return -1; }
+  virtual void on_event() {}
+  // Teardown: stop the device's own threads and drop its use of guest
+  // memory; no access follows. Idempotent.
+  virtual void shutdown() {}
 };
 
-// Builds a device, given where its MSI messages go (the host, or a test).
-using DeviceFactory = std::function<std::unique_ptr<PciDevice>(MsiSink&)>;
+// State a device reports for administrators (XenStore backend keys beside
+// the standard ones): called on the loop thread when a value changes.
+class StatusSink {
+ public:
+  virtual ~StatusSink() = default;
+  virtual void status_changed(std::string_view key, std::string_view value) = 0;
+};
+
+// What a device may use of the machine around it; each must outlive it.
+struct DeviceContext {
+  MsiSink& msi;        // where its MSI messages go
+  dma::GuestDma& dma;  // guest memory, for a bus-mastering device
+  StatusSink& status;  // what administrators see of it
+};
+
+// Builds a device in a context (the host's, or a test's). May throw when the
+// host cannot give it what it needs (memory for device memory, say).
+using DeviceFactory = std::function<std::unique_ptr<PciDevice>(const DeviceContext&)>;
 
 // A type 0 header built from an identity, with the standard guest-writable
 // registers (Command: Memory Space, Bus Master, INTx Disable; Status error

@@ -8,7 +8,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "vgpu/common/result.h"
 #include "vgpu/pci/identity.h"
@@ -34,7 +37,9 @@ struct BackendInfo {
   uint16_t domid = 0;
   pci::Sbdf sbdf;
   pci::DeviceIdentity identity;  // vendor-id, device-id, class, bar<N>-size
-  int pid = 0;                   // 0: this process
+  // Device-specific keys with their first values (a device's status).
+  std::vector<std::pair<std::string, std::string>> device_keys;
+  int pid = 0;  // 0: this process
 };
 
 class BackendPublisher {

@@ -1,4 +1,6 @@
-// Every XenStore path and key the daemon uses (docs/spec.md §4), in one place.
+// Every XenStore path and key the daemon uses (docs/spec.md §4), in one place,
+// except the device-specific status keys, which each device names itself
+// (the vGPU stub's "queue" and "mem-limit": device/vgpu_stub.h).
 // launcher/vgpu-hotplug and launcher/vgpu-xl-create spell the same paths in
 // shell; keep them in step.
 #pragma once
