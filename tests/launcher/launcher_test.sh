@@ -66,9 +66,10 @@ alive() {
 daemon_pid() { cat "$work/run/7.pid" 2>/dev/null; }
 
 config=$work/guest.cfg
-# A setting that runs a command if it ever reaches bash arithmetic unchecked.
+# A setting that runs a command if it ever reaches bash arithmetic unchecked
+# (a set array, so that `set -u` does not stop it first), worth 1.
 # shellcheck disable=SC2016 # it must reach the scripts unexpanded
-readonly EVIL='a[$(touch '"$work"'/pwned)]'
+readonly EVIL='PPID[$(touch '"$work"'/pwned)]*0+1'
 printf 'type = "hvm"\nname = "guest1"   # the name\nmemory = 512\n' >"$config"
 
 run_xl_create() {
