@@ -239,6 +239,45 @@ TEST_F(Lifecycle, SecondDaemonForSameDomainAndSbdfRefusesWithExitTwo) {
   EXPECT_EQ(first.get(), app::kExitOk);
 }
 
+// A run directory others may write to, or a pid file name that is a
+// symlink, is bad input: exit 2, one line, and nothing created in Xen.
+TEST_F(Lifecycle, UntrustedRunDirOrPidFileIsBadInputWithNothingLeftBehind) {
+  std::filesystem::create_directories(run_dir_);
+  std::filesystem::permissions(run_dir_, std::filesystem::perms(0777));
+  {
+    sim::SimHypervisor hv(config(1));
+    xenstore::FakeStore store;
+    ::testing::internal::CaptureStderr();
+    const int rc = app::serve(hv, store, options_, app::stub_device(options_));
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(rc, app::kExitUsage);
+    EXPECT_EQ(err.rfind("vgpu-ioreqd: run directory " + run_dir_.string() +
+                            " is writable by others (mode 0777)",
+                        0),
+              0u)
+        << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+    EXPECT_TRUE(hv.calls().empty()) << "no ioreq server was created";
+    EXPECT_TRUE(std::filesystem::is_empty(run_dir_));
+  }
+  std::filesystem::permissions(run_dir_, std::filesystem::perms(0755));
+  options_.pid_file = (run_dir_ / "7.pid").string();
+  std::filesystem::create_symlink("/nonexistent-target", options_.pid_file);
+  {
+    sim::SimHypervisor hv(config(1));
+    xenstore::FakeStore store;
+    ::testing::internal::CaptureStderr();
+    const int rc = app::serve(hv, store, options_, app::stub_device(options_));
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(rc, app::kExitUsage);
+    EXPECT_NE(err.find("pid file " + options_.pid_file + " is a symbolic link; refusing"),
+              std::string::npos)
+        << err;
+    EXPECT_TRUE(hv.calls().empty()) << "no ioreq server was created";
+    EXPECT_TRUE(store.paths().empty() || nothing_left_in(store));
+  }
+}
+
 struct BadDomainCase {
   const char* name;
   bool exists;
