@@ -3,7 +3,7 @@
 # exactly what CI runs (.ci/run). In order, cheapest first:
 #   1. build (-Werror) and the unit, integration, launcher and style tests (CTest)
 #   2. the end-to-end test under a real Xen 4.17 in QEMU (tests/e2e/run.sh)
-#   3. the whole CTest suite again under ASan+UBSan and under TSan
+#   3. the whole CTest suite again under ASan+UBSan, its threaded suites under TSan
 #   4. the libFuzzer targets, 60 s each
 #   5. the Debian packages, built from the tracked files and checked by lintian
 #   6. the benchmarks of the step-1 build, briefly (bench/run.sh --quick): they print numbers
