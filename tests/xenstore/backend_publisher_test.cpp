@@ -34,6 +34,7 @@ BackendInfo info() {
   i.domid = kDomid;
   i.sbdf = pci::Sbdf{0, 0, 5, 0};
   i.identity = stub_like_identity();
+  i.device_keys = {{"queue", "disabled"}, {"mem-limit", "268435456"}};
   i.pid = 4242;
   return i;
 }
@@ -165,9 +166,12 @@ TEST_F(BackendPublisherTest, WatcherSeesAllKeysOnFirstEvent) {
   EXPECT_EQ(store.list(kBackend).value().size(), 14U);
 }
 
-TEST_F(BackendPublisherTest, QueueStateIsWrittenAsTheSpecNamesIt) {
+// The device's own status keys are published with the rest and updated
+// through the same path as the daemon's.
+TEST_F(BackendPublisherTest, DeviceStatusKeysArePublishedThenUpdatable) {
   BackendPublisher pub(store, info());
   ASSERT_TRUE(pub.publish());
+  EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "disabled");
   ASSERT_TRUE(pub.set_key("queue", "ready"));
   EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "ready");
 }
