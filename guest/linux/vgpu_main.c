@@ -175,6 +175,11 @@ static int vgpu_queue_enable(struct vgpu_dev *d)
 {
 	u32 st;
 
+	/* Whoever used the queue before us (firmware, a previous driver, a
+	 * userspace test) may have left it enabled with its own rings: the
+	 * bases only take while ENABLE is 0. */
+	if (vgpu_rd32(d, VGPU_Q_CTRL) & 1)
+		vgpu_wr32(d, VGPU_Q_CTRL, 0);
 	memset(d->sq, 0, VGPU_SQ_ENTRIES * sizeof(*d->sq));
 	memset(d->cq, 0, VGPU_CQ_ENTRIES * sizeof(*d->cq));
 	spin_lock_irq(&d->lock);
