@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* libvgpu: see vgpu.h. */
-#include "vgpu.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -10,6 +8,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "vgpu.h"
 
 struct vgpu {
   int fd;
@@ -55,9 +55,9 @@ const char* vgpu_last_error(const vgpu_t* g) {
 }
 
 const char* vgpu_status_name(uint32_t status) {
-  static const char* const names[] = {"SUCCESS",       "INVALID_OPCODE", "INVALID_FIELD",
-                                      "INVALID_ADDRESS", "NO_MEMORY",    "INVALID_HANDLE",
-                                      "OUT_OF_RANGE",  "ABORTED"};
+  static const char* const names[] = {"SUCCESS",         "INVALID_OPCODE", "INVALID_FIELD",
+                                      "INVALID_ADDRESS", "NO_MEMORY",      "INVALID_HANDLE",
+                                      "OUT_OF_RANGE",    "ABORTED"};
   if (status < sizeof names / sizeof names[0]) return names[status];
   return status == VGPU_ST_NOT_RUN ? "NOT_RUN" : "UNKNOWN";
 }
@@ -108,8 +108,9 @@ static int transfer(vgpu_t* g, uint8_t op, uint64_t h, uint64_t off, uintptr_t b
     uint64_t moved = 0;
     const int err = run1(g, op, &moved, h, off, n, buf, 0);
     if (err) return err;
-    if (moved != n) return fail(g, -EIO, "transfer moved %llu of %llu bytes",
-                                (unsigned long long)moved, (unsigned long long)n);
+    if (moved != n)
+      return fail(g, -EIO, "transfer moved %llu of %llu bytes", (unsigned long long)moved,
+                  (unsigned long long)n);
     off += n;
     buf += n;
     len -= n;

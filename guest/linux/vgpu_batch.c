@@ -191,7 +191,8 @@ static int vgpu_prepare_one(struct vgpu_dev *d, struct vgpu_batch *b, u32 i, u64
 	case VGPU_OP_READ:
 		err = vgpu_lookup(d, vf, c->args[0], &dh[0]);
 		if (!err)
-			err = vgpu_pin(d, b, &u->x, c->args[3], c->args[2], c->opcode == VGPU_OP_READ);
+			err = vgpu_pin(d, b, &u->x, c->args[3], c->args[2],
+				       c->opcode == VGPU_OP_READ);
 		return err ? err : (int)DIV_ROUND_UP(u->x.sgt.nents, VGPU_SG_MAX);
 	default:
 		return -EINVAL; /* vgpu_file.c checked already */
@@ -222,7 +223,8 @@ static int vgpu_build_xfer(struct vgpu_dev *d, struct vgpu_batch *b, u32 i, u64 
 
 		vgpu_sqe_init(d, dc, i, u->op);
 		dc->list_bytes = n * sizeof(struct vgpu_sge);
-		dc->list = dma_alloc_coherent(&d->pdev->dev, dc->list_bytes, &dc->list_dma, GFP_KERNEL);
+		dc->list = dma_alloc_coherent(&d->pdev->dev, dc->list_bytes, &dc->list_dma,
+					      GFP_KERNEL);
 		if (!dc->list)
 			return -ENOMEM;
 		for (j = 0; j < n; j++, sg = sg_next(sg)) {
@@ -479,7 +481,8 @@ int vgpu_wait_idle(struct vgpu_dev *d, bool intr)
 	if (!READ_ONCE(d->active) && !READ_ONCE(d->broken))
 		return 0;
 	if (intr)
-		rem = wait_event_interruptible_timeout(d->wq, !READ_ONCE(d->active) || READ_ONCE(d->broken), t);
+		rem = wait_event_interruptible_timeout(
+			d->wq, !READ_ONCE(d->active) || READ_ONCE(d->broken), t);
 	else
 		rem = wait_event_timeout(d->wq, !READ_ONCE(d->active) || READ_ONCE(d->broken), t);
 	if (rem < 0)

@@ -92,7 +92,7 @@ struct vgpu_dev {
 	dma_addr_t cq_dma;
 
 	struct mutex submit_lock; /* one batch in the device; gone; generation */
-	spinlock_t lock;          /* ring indices, active, broken, counters */
+	spinlock_t lock;	  /* ring indices, active, broken, counters */
 	wait_queue_head_t wq;
 	struct work_struct reap_work;
 
@@ -101,14 +101,14 @@ struct vgpu_dev {
 	u32 cq_head;
 	u32 phase;
 	struct vgpu_batch *active; /* in the device, or NULL */
-	bool broken;               /* a completion was rejected: reset needed */
-	bool warned;               /* the rejection was logged */
+	bool broken;		   /* a completion was rejected: reset needed */
+	bool warned;		   /* the rejection was logged */
 	u64 irqs;
 	u64 commands;
 	u64 rejected;
 
 	/* under submit_lock */
-	bool gone;      /* unbound: every call fails with ENODEV */
+	bool gone;	/* unbound: every call fails with ENODEV */
 	u32 generation; /* bumped when the device loses its memory */
 	u32 next_cmd_id;
 	u32 resets;
@@ -128,7 +128,7 @@ struct vgpu_file {
 	struct vgpu_dev *d;
 	struct kref ref;
 	struct xarray handles; /* file handle -> struct vgpu_handle */
-	u32 nhandles;          /* under d->submit_lock */
+	u32 nhandles;	       /* under d->submit_lock */
 };
 
 /* A pinned user buffer of one READ or WRITE. */
@@ -143,8 +143,8 @@ struct vgpu_xfer {
 /* One device command. */
 struct vgpu_dcmd {
 	struct vgpu_sqe sqe;
-	u32 user;     /* index of the user command it belongs to */
-	u32 slot;     /* SQ slot */
+	u32 user; /* index of the user command it belongs to */
+	u32 slot; /* SQ slot */
 	u64 result;
 	u16 status;
 	bool done;
@@ -158,9 +158,9 @@ struct vgpu_ucmd {
 	u8 op;
 	u32 first_dc; /* its device commands: dc[first_dc .. first_dc + ndc) */
 	u32 ndc;
-	u32 hid;                 /* ALLOC: the reserved file handle; FREE: the one freed */
+	u32 hid;		 /* ALLOC: the reserved file handle; FREE: the one freed */
 	struct vgpu_handle *new; /* ALLOC: the entry published on success */
-	struct vgpu_xfer x;      /* READ, WRITE */
+	struct vgpu_xfer x;	 /* READ, WRITE */
 };
 
 struct vgpu_batch {
@@ -170,11 +170,11 @@ struct vgpu_batch {
 	struct vgpu_ucmd *u;
 	u32 ndc;
 	struct vgpu_dcmd *dc;
-	u32 generation;   /* of the device memory the batch works on */
-	u32 submitted;    /* under d->lock */
-	u32 completed;    /* under d->lock */
-	bool orphaned;    /* under d->lock */
-	bool reaping;     /* under d->lock */
+	u32 generation; /* of the device memory the batch works on */
+	u32 submitted;	/* under d->lock */
+	u32 completed;	/* under d->lock */
+	bool orphaned;	/* under d->lock */
+	bool reaping;	/* under d->lock */
 	unsigned long pinned;
 };
 

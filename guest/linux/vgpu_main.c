@@ -68,8 +68,9 @@ static void vgpu_reject(struct vgpu_dev *d, const char *why, u32 id, u32 sq_head
 	d->rejected++;
 	if (!d->warned) {
 		d->warned = true;
-		dev_warn(&d->pdev->dev, "%s: rejected a completion (%s: command_id %u, sq_head %u); the queue will be reset\n",
-			 d->name, why, id, sq_head);
+		dev_warn(&d->pdev->dev,
+			 "%s: completion rejected (%s: id %u, sq_head %u); resetting\n", d->name,
+			 why, id, sq_head);
 	}
 }
 
@@ -282,7 +283,8 @@ static int vgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	version = vgpu_rd32(d, VGPU_Q_VERSION);
 	if (version == 0 || version >> 16 != VGPU_QUEUE_MAJOR) {
 		/* The one line a refused device gets. */
-		dev_info(&pdev->dev, "queue interface %#010x not supported (want major %u); not binding\n",
+		dev_info(&pdev->dev,
+			 "queue interface %#010x not supported (want major %u); not binding\n",
 			 version, VGPU_QUEUE_MAJOR);
 		err = -ENODEV;
 		goto out_unmap;
@@ -299,8 +301,10 @@ static int vgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto out_unmap;
 	dma_set_max_seg_size(&pdev->dev, SZ_1G);
 	pci_set_master(pdev);
-	d->sq = dma_alloc_coherent(&pdev->dev, VGPU_SQ_ENTRIES * sizeof(*d->sq), &d->sq_dma, GFP_KERNEL);
-	d->cq = dma_alloc_coherent(&pdev->dev, VGPU_CQ_ENTRIES * sizeof(*d->cq), &d->cq_dma, GFP_KERNEL);
+	d->sq = dma_alloc_coherent(&pdev->dev, VGPU_SQ_ENTRIES * sizeof(*d->sq), &d->sq_dma,
+				   GFP_KERNEL);
+	d->cq = dma_alloc_coherent(&pdev->dev, VGPU_CQ_ENTRIES * sizeof(*d->cq), &d->cq_dma,
+				   GFP_KERNEL);
 	if (!d->sq || !d->cq) {
 		err = -ENOMEM;
 		goto out_rings;
@@ -328,8 +332,9 @@ static int vgpu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (err)
 		goto out_queue;
 
-	dev_info(&pdev->dev, "%s: queue %u.%u, %u+%u ring entries, %llu MiB device memory, irq %d\n",
-		 d->name, version >> 16, version & 0xffff, VGPU_SQ_ENTRIES, VGPU_CQ_ENTRIES,
+	dev_info(&pdev->dev,
+		 "%s: queue %u.%u, %u+%u ring entries, %llu MiB device memory, irq %d\n", d->name,
+		 version >> 16, version & 0xffff, VGPU_SQ_ENTRIES, VGPU_CQ_ENTRIES,
 		 vgpu_rd64(d, VGPU_Q_MEM_TOTAL) >> 20, d->irq);
 	return 0;
 
@@ -386,10 +391,7 @@ static void vgpu_remove(struct pci_dev *pdev)
 	vgpu_dev_put(d);
 }
 
-static const struct pci_device_id vgpu_ids[] = {
-	{ PCI_DEVICE(0x1af4, 0x1111) },
-	{ 0 }
-};
+static const struct pci_device_id vgpu_ids[] = {{PCI_DEVICE(0x1af4, 0x1111)}, {0}};
 MODULE_DEVICE_TABLE(pci, vgpu_ids);
 
 static struct pci_driver vgpu_driver = {

@@ -79,11 +79,14 @@ static int cmd_info(void) {
   printf("device:        %s (%s)\n", dev_path, (const char*)in.bdf);
   printf("queue:         version %u.%u, status 0x%x (%s), rings %u/%u entries\n",
          in.queue_version >> 16, in.queue_version & 0xffff, in.queue_status,
-         in.queue_status == 1 ? "ready" : (in.queue_status & 2) ? "FATAL" : "not ready",
+         in.queue_status == 1    ? "ready"
+         : (in.queue_status & 2) ? "FATAL"
+                                 : "not ready",
          in.sq_entries, in.cq_entries);
   printf("indices:       SQ_HEAD %u, COMPLETIONS %u\n", in.sq_head, in.completions);
-  printf("memory:        %" PRIu64 " of %" PRIu64 " bytes free (%.1f MiB used)\n", (uint64_t)in.mem_free,
-         (uint64_t)in.mem_total, (double)(in.mem_total - in.mem_free) / 1048576.0);
+  printf("memory:        %" PRIu64 " of %" PRIu64 " bytes free (%.1f MiB used)\n",
+         (uint64_t)in.mem_free, (uint64_t)in.mem_total,
+         (double)(in.mem_total - in.mem_free) / 1048576.0);
   printf("handles:       %u live on the device, %u of this file\n", in.dev_handles,
          in.file_handles);
   printf("driver:        uapi %u, %" PRIu64 " interrupts, %" PRIu64 " commands, %" PRIu64
@@ -133,9 +136,8 @@ static void bad_cmd(vgpu_t* g, const char* name, struct vgpu_cmd c, int want) {
 static void bad_op(vgpu_t* g, const char* name, struct vgpu_cmd c, int want, int st) {
   const int got = vgpu_submit(g, &c, 1, 0);
   check(got == want && (st < 0 || c.status == (uint32_t)st), name,
-        "-> %d (%s), status %s; want %d (%s)%s%s", got, strerror(-got),
-        vgpu_status_name(c.status), want, strerror(-want), st >= 0 ? ", " : "",
-        st >= 0 ? vgpu_status_name((uint32_t)st) : "");
+        "-> %d (%s), status %s; want %d (%s)%s%s", got, strerror(-got), vgpu_status_name(c.status),
+        want, strerror(-want), st >= 0 ? ", " : "", st >= 0 ? vgpu_status_name((uint32_t)st) : "");
 }
 
 static void selftest_ops(vgpu_t* g, int shared) {
@@ -169,8 +171,9 @@ static void selftest_ops(vgpu_t* g, int shared) {
   vgpu_info(g, &ia);
   check(!err && a && b && a != b && ia.file_handles == 2 &&
             (shared || ia.mem_free == i0.mem_free - 2 * n),
-        "alloc", "handles %" PRIu64 " %" PRIu64 ", file handles %u, MEM_FREE %" PRIu64 " -> %" PRIu64,
-        a, b, ia.file_handles, (uint64_t)i0.mem_free, (uint64_t)ia.mem_free);
+        "alloc",
+        "handles %" PRIu64 " %" PRIu64 ", file handles %u, MEM_FREE %" PRIu64 " -> %" PRIu64, a, b,
+        ia.file_handles, (uint64_t)i0.mem_free, (uint64_t)ia.mem_free);
 
   memset(dst, 0xAA, n + 8);
   err = vgpu_memcpy_dtoh(g, dst, a, 0, n);
@@ -181,8 +184,8 @@ static void selftest_ops(vgpu_t* g, int shared) {
   err = vgpu_memcpy_htod(g, a, 0, src, n);
   /* Unaligned user buffer: read into dst + 3. */
   if (!err) err = vgpu_memcpy_dtoh(g, dst + 3, a, 0, n);
-  check(!err && memcmp(src, dst + 3, n) == 0, "write-read", "64 KiB round trip (unaligned user buffer): %s",
-        err ? vgpu_last_error(g) : "equal");
+  check(!err && memcmp(src, dst + 3, n) == 0, "write-read",
+        "64 KiB round trip (unaligned user buffer): %s", err ? vgpu_last_error(g) : "equal");
 
   err = vgpu_fill(g, b, 0, n, 0xC0FFEE11u);
   if (!err) err = vgpu_memcpy_dtoh(g, dst, b, 0, n);
@@ -199,7 +202,8 @@ static void selftest_ops(vgpu_t* g, int shared) {
   uint32_t crc = 0;
   err = vgpu_memcpy_htod(g, a, 0, "123456789", 9);
   if (!err) err = vgpu_crc32c(g, a, 0, 9, &crc);
-  check(!err && crc == 0xE3069283u, "crc32c-check", "CRC32C(\"123456789\") = 0x%08x (want 0xe3069283)", crc);
+  check(!err && crc == 0xE3069283u, "crc32c-check",
+        "CRC32C(\"123456789\") = 0x%08x (want 0xe3069283)", crc);
   err = vgpu_memcpy_htod(g, a, 0, src, n);
   if (!err) err = vgpu_crc32c(g, a, 0, n, &crc);
   check(!err && crc == crc32c_sw(src, n), "crc32c", "64 KiB: device 0x%08x, software 0x%08x", crc,
@@ -247,8 +251,9 @@ static void selftest_ops(vgpu_t* g, int shared) {
   free(bd);
 
   /* ---- errors the device reports ---- */
-  bad_op(g, "err.over-quota", (struct vgpu_cmd){.opcode = VGPU_OP_ALLOC, .args = {i0.mem_total + 4096}},
-         -ENOMEM, VGPU_ST_NO_MEMORY);
+  bad_op(g, "err.over-quota",
+         (struct vgpu_cmd){.opcode = VGPU_OP_ALLOC, .args = {i0.mem_total + 4096}}, -ENOMEM,
+         VGPU_ST_NO_MEMORY);
   bad_op(g, "err.alloc-zero", (struct vgpu_cmd){.opcode = VGPU_OP_ALLOC, .args = {0}}, -EINVAL,
          VGPU_ST_INVALID_FIELD);
   bad_op(g, "err.out-of-range",
@@ -256,25 +261,30 @@ static void selftest_ops(vgpu_t* g, int shared) {
          VGPU_ST_OUT_OF_RANGE);
   bad_op(g, "err.fill-unaligned", (struct vgpu_cmd){.opcode = VGPU_OP_FILL, .args = {a, 0, 6, 1}},
          -EINVAL, VGPU_ST_INVALID_FIELD);
-  bad_op(g, "err.crc-range", (struct vgpu_cmd){.opcode = VGPU_OP_CRC32C, .args = {a, n, 1}}, -ERANGE,
-         VGPU_ST_OUT_OF_RANGE);
+  bad_op(g, "err.crc-range", (struct vgpu_cmd){.opcode = VGPU_OP_CRC32C, .args = {a, n, 1}},
+         -ERANGE, VGPU_ST_OUT_OF_RANGE);
   /* ---- errors the driver catches (nothing reaches the device) ---- */
-  bad_op(g, "err.bad-handle", (struct vgpu_cmd){.opcode = VGPU_OP_FREE, .args = {0x7ffffff0}}, -EBADF, -1);
-  bad_op(g, "err.handle-zero", (struct vgpu_cmd){.opcode = VGPU_OP_FILL, .args = {0, 0, 4, 1}}, -EBADF, -1);
-  bad_op(g, "err.handle-64bit", (struct vgpu_cmd){.opcode = VGPU_OP_CRC32C, .args = {a | 1ull << 40, 0, 4}},
+  bad_op(g, "err.bad-handle", (struct vgpu_cmd){.opcode = VGPU_OP_FREE, .args = {0x7ffffff0}},
          -EBADF, -1);
-  bad_op(g, "err.copy-bad-dst", (struct vgpu_cmd){.opcode = VGPU_OP_COPY, .args = {a, 0, 0x7ffffff1, 0, 4}},
+  bad_op(g, "err.handle-zero", (struct vgpu_cmd){.opcode = VGPU_OP_FILL, .args = {0, 0, 4, 1}},
          -EBADF, -1);
+  bad_op(g, "err.handle-64bit",
+         (struct vgpu_cmd){.opcode = VGPU_OP_CRC32C, .args = {a | 1ull << 40, 0, 4}}, -EBADF, -1);
+  bad_op(g, "err.copy-bad-dst",
+         (struct vgpu_cmd){.opcode = VGPU_OP_COPY, .args = {a, 0, 0x7ffffff1, 0, 4}}, -EBADF, -1);
   vgpu_t* other = vgpu_open(dev_path);
   uint64_t ho = 0;
   err = other ? vgpu_alloc(other, 4096, &ho) : -errno;
   check(!err && ho, "other-file.alloc", "second open file allocated handle %" PRIu64, ho);
-  bad_op(g, "err.other-files-handle", (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {ho, 0, 16, (uintptr_t)dst}},
+  bad_op(g, "err.other-files-handle",
+         (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {ho, 0, 16, (uintptr_t)dst}}, -EBADF,
+         -1);
+  bad_op(g, "err.free-other-files-handle", (struct vgpu_cmd){.opcode = VGPU_OP_FREE, .args = {ho}},
          -EBADF, -1);
-  bad_op(g, "err.free-other-files-handle", (struct vgpu_cmd){.opcode = VGPU_OP_FREE, .args = {ho}}, -EBADF, -1);
   uint32_t c2 = 1;
   err = other ? vgpu_crc32c(other, ho, 0, 16, &c2) : -1;
-  check(!err, "other-file.still-valid", "its owner still uses handle %" PRIu64 " (crc 0x%08x)", ho, c2);
+  check(!err, "other-file.still-valid", "its owner still uses handle %" PRIu64 " (crc 0x%08x)", ho,
+        c2);
   struct vgpu_info ib;
   vgpu_info(g, &ib);
   if (other) vgpu_close(other); /* frees ho */
@@ -287,15 +297,19 @@ static void selftest_ops(vgpu_t* g, int shared) {
   /* User memory the driver cannot pin. */
   void* ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   void* none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  bad_op(g, "err.read-into-readonly", (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {a, 0, 16, (uintptr_t)ro}},
-         -EFAULT, -1);
+  bad_op(g, "err.read-into-readonly",
+         (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {a, 0, 16, (uintptr_t)ro}}, -EFAULT, -1);
   bad_op(g, "err.write-from-prot-none",
-         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 16, (uintptr_t)none}}, -EFAULT, -1);
-  bad_op(g, "err.write-from-null", (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 16, 0}}, -EFAULT, -1);
+         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 16, (uintptr_t)none}}, -EFAULT,
+         -1);
+  bad_op(g, "err.write-from-null",
+         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 16, 0}}, -EFAULT, -1);
   bad_op(g, "err.write-from-kernel",
-         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 16, 0xffffffff81000000ull}}, -EFAULT, -1);
+         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 16, 0xffffffff81000000ull}},
+         -EFAULT, -1);
   bad_op(g, "err.write-wraps",
-         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 4096, 0xfffffffffffff800ull}}, -EFAULT, -1);
+         (struct vgpu_cmd){.opcode = VGPU_OP_WRITE, .args = {a, 0, 4096, 0xfffffffffffff800ull}},
+         -EFAULT, -1);
   munmap(ro, 4096);
   munmap(none, 4096);
 
@@ -330,13 +344,17 @@ static void selftest_ops(vgpu_t* g, int shared) {
   err = ioctl(fd, _IO('V', 0x7f), 0) == 0 ? 0 : -errno;
   check(err == -ENOTTY, "ioctl.unknown", "-> %d", err);
   bad_cmd(g, "ioctl.cmd-flags", (struct vgpu_cmd){.opcode = VGPU_OP_NOP, .flags = 1}, -EINVAL);
-  bad_cmd(g, "ioctl.cmd-reserved", (struct vgpu_cmd){.opcode = VGPU_OP_NOP, .reserved = 1}, -EINVAL);
-  bad_cmd(g, "ioctl.cmd-reserved2", (struct vgpu_cmd){.opcode = VGPU_OP_NOP, .reserved2 = 1}, -EINVAL);
-  bad_cmd(g, "ioctl.cmd-opcode", (struct vgpu_cmd){.opcode = 0x7f}, -EINVAL);
-  bad_cmd(g, "ioctl.read-length-zero", (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {a, 0, 0, (uintptr_t)dst}},
+  bad_cmd(g, "ioctl.cmd-reserved", (struct vgpu_cmd){.opcode = VGPU_OP_NOP, .reserved = 1},
           -EINVAL);
+  bad_cmd(g, "ioctl.cmd-reserved2", (struct vgpu_cmd){.opcode = VGPU_OP_NOP, .reserved2 = 1},
+          -EINVAL);
+  bad_cmd(g, "ioctl.cmd-opcode", (struct vgpu_cmd){.opcode = 0x7f}, -EINVAL);
+  bad_cmd(g, "ioctl.read-length-zero",
+          (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {a, 0, 0, (uintptr_t)dst}}, -EINVAL);
   bad_cmd(g, "ioctl.read-length-too-big",
-          (struct vgpu_cmd){.opcode = VGPU_OP_READ, .args = {a, 0, VGPU_MAX_TRANSFER + 1, (uintptr_t)dst}}, -EINVAL);
+          (struct vgpu_cmd){.opcode = VGPU_OP_READ,
+                            .args = {a, 0, VGPU_MAX_TRANSFER + 1, (uintptr_t)dst}},
+          -EINVAL);
   /* A bad command in the middle of a batch: nothing of it runs. */
   struct vgpu_cmd mix[3] = {{.opcode = VGPU_OP_FILL, .args = {a, 0, 4, 0x11111111}},
                             {.opcode = VGPU_OP_FREE, .args = {0x7ffffff2}},
@@ -345,7 +363,8 @@ static void selftest_ops(vgpu_t* g, int shared) {
   err = raw_submit(fd, &s);
   uint32_t first = 0;
   vgpu_memcpy_dtoh(g, &first, a, 0, 4);
-  check(err == -EBADF && mix[1].error == -EBADF && mix[0].status == VGPU_ST_NOT_RUN && first != 0x11111111u,
+  check(err == -EBADF && mix[1].error == -EBADF && mix[0].status == VGPU_ST_NOT_RUN &&
+            first != 0x11111111u,
         "batch-all-or-nothing", "ioctl %d, cmd1 error %d, cmd0 %s, word 0x%08x", err, mix[1].error,
         vgpu_status_name(mix[0].status), first);
 
@@ -353,12 +372,14 @@ static void selftest_ops(vgpu_t* g, int shared) {
   err = vgpu_free(g, b);
   check(err == 0, "free", "%s", vgpu_last_error(g));
   bad_op(g, "err.double-free", (struct vgpu_cmd){.opcode = VGPU_OP_FREE, .args = {b}}, -EBADF, -1);
-  bad_op(g, "err.use-after-free", (struct vgpu_cmd){.opcode = VGPU_OP_FILL, .args = {b, 0, 4, 1}}, -EBADF, -1);
+  bad_op(g, "err.use-after-free", (struct vgpu_cmd){.opcode = VGPU_OP_FILL, .args = {b, 0, 4, 1}},
+         -EBADF, -1);
   vgpu_free(g, a);
   vgpu_info(g, &i1);
-  check(i1.file_handles == 0 && i1.rejected == 0 && (shared || i1.mem_free == i0.mem_free), "balance",
-        "file handles %u, MEM_FREE %" PRIu64 " (was %" PRIu64 "), rejected completions %" PRIu64, i1.file_handles,
-        (uint64_t)i1.mem_free, (uint64_t)i0.mem_free, (uint64_t)i1.rejected);
+  check(i1.file_handles == 0 && i1.rejected == 0 && (shared || i1.mem_free == i0.mem_free),
+        "balance",
+        "file handles %u, MEM_FREE %" PRIu64 " (was %" PRIu64 "), rejected completions %" PRIu64,
+        i1.file_handles, (uint64_t)i1.mem_free, (uint64_t)i0.mem_free, (uint64_t)i1.rejected);
   check(i1.irqs > i0.irqs, "interrupts", "%" PRIu64 " -> %" PRIu64 " interrupts over the selftest",
         (uint64_t)i0.irqs, (uint64_t)i1.irqs);
   free(src);
@@ -425,7 +446,8 @@ static int cmd_bench(int quick) {
   }
   if (h) vgpu_free(g, h);
   if (!err)
-    printf("BENCH read16m_mib_s=%.1f write16m_mib_s=%.1f best_of=%u\n", 16 / best_r, 16 / best_w, reps);
+    printf("BENCH read16m_mib_s=%.1f write16m_mib_s=%.1f best_of=%u\n", 16 / best_r, 16 / best_w,
+           reps);
   free(buf);
   free(lat);
   if (err) fprintf(stderr, "vgpuctl: bench: %s\n", vgpu_last_error(g));
@@ -434,8 +456,9 @@ static int cmd_bench(int quick) {
 }
 
 static int usage(void) {
-  fprintf(stderr,
-          "usage: vgpuctl [-d DEVICE] info | ping [COUNT] | selftest [--shared] | bench [--quick]\n");
+  fprintf(
+      stderr,
+      "usage: vgpuctl [-d DEVICE] info | ping [COUNT] | selftest [--shared] | bench [--quick]\n");
   return 2;
 }
 

@@ -45,47 +45,47 @@
 #define VGPU_ST_NOT_RUN 0xffff /* the driver did not (or not fully) run it */
 
 /* Limits the driver enforces before anything reaches the device. */
-#define VGPU_MAX_BATCH 64                  /* commands per VGPU_IOC_SUBMIT */
-#define VGPU_MAX_TRANSFER (64ull << 20)    /* bytes per READ/WRITE (the device's limit) */
+#define VGPU_MAX_BATCH 64		/* commands per VGPU_IOC_SUBMIT */
+#define VGPU_MAX_TRANSFER (64ull << 20) /* bytes per READ/WRITE (the device's limit) */
 #define VGPU_MAX_HANDLES_PER_FILE 1024
 
 struct vgpu_cmd {
-	__u8 opcode;    /* VGPU_OP_* */
-	__u8 flags;     /* must be 0 */
-	__u16 reserved; /* must be 0 */
-	__s32 error;    /* out: 0, or a negative errno (the status mapped) */
-	__u64 args[6];  /* in */
-	__u64 result;   /* out */
-	__u32 status;   /* out: VGPU_ST_* */
+	__u8 opcode;	 /* VGPU_OP_* */
+	__u8 flags;	 /* must be 0 */
+	__u16 reserved;	 /* must be 0 */
+	__s32 error;	 /* out: 0, or a negative errno (the status mapped) */
+	__u64 args[6];	 /* in */
+	__u64 result;	 /* out */
+	__u32 status;	 /* out: VGPU_ST_* */
 	__u32 reserved2; /* must be 0 */
 };
 
 struct vgpu_submit {
-	__u64 cmds;       /* user pointer to count struct vgpu_cmd */
-	__u32 count;      /* 1 .. VGPU_MAX_BATCH */
-	__u32 flags;      /* must be 0 */
+	__u64 cmds;	  /* user pointer to count struct vgpu_cmd */
+	__u32 count;	  /* 1 .. VGPU_MAX_BATCH */
+	__u32 flags;	  /* must be 0 */
 	__u32 timeout_ms; /* 0: the driver's default (module parameter timeout_ms) */
 	__u32 completed;  /* out: how many commands completed */
 };
 
 struct vgpu_info {
-	__u32 uapi_version;   /* VGPU_UAPI_VERSION */
-	__u32 queue_version;  /* QUEUE_VERSION */
-	__u32 queue_status;   /* QUEUE_STATUS */
-	__u32 sq_entries;     /* the rings the driver set up */
+	__u32 uapi_version;  /* VGPU_UAPI_VERSION */
+	__u32 queue_version; /* QUEUE_VERSION */
+	__u32 queue_status;  /* QUEUE_STATUS */
+	__u32 sq_entries;    /* the rings the driver set up */
 	__u32 cq_entries;
-	__u32 sq_head;        /* SQ_HEAD */
-	__u32 completions;    /* COMPLETIONS */
-	__u32 file_handles;   /* live handles of this open file */
-	__u64 mem_total;      /* MEM_TOTAL */
-	__u64 mem_free;       /* MEM_FREE */
-	__u64 irqs;           /* interrupts taken since probe */
-	__u64 commands;       /* device commands completed since probe */
-	__u64 rejected;       /* completions rejected (device misbehaving) */
-	__u32 resets;         /* queue resets (all device memory lost) */
-	__u32 dev_handles;    /* live handles of every open file together */
-	__u64 pinned_pages;   /* user pages pinned right now (0 when idle) */
-	__u8 bdf[16];         /* "0000:00:05.0", NUL-terminated */
+	__u32 sq_head;	    /* SQ_HEAD */
+	__u32 completions;  /* COMPLETIONS */
+	__u32 file_handles; /* live handles of this open file */
+	__u64 mem_total;    /* MEM_TOTAL */
+	__u64 mem_free;	    /* MEM_FREE */
+	__u64 irqs;	    /* interrupts taken since probe */
+	__u64 commands;	    /* device commands completed since probe */
+	__u64 rejected;	    /* completions rejected (device misbehaving) */
+	__u32 resets;	    /* queue resets (all device memory lost) */
+	__u32 dev_handles;  /* live handles of every open file together */
+	__u64 pinned_pages; /* user pages pinned right now (0 when idle) */
+	__u8 bdf[16];	    /* "0000:00:05.0", NUL-terminated */
 };
 
 #define VGPU_IOC_MAGIC 'V'
