@@ -384,23 +384,24 @@ int vgpu_batch_run(struct vgpu_dev *d, struct vgpu_batch *b, unsigned long timeo
 
 /*
  * Results to the user's commands and to the file's handle table. A device
- * command that did not complete counts as NOT_RUN. Runs under submit_lock
+ * command that did not complete gets forced_status (VGPU_ST_NOT_RUN). Runs under submit_lock
  * or, for an orphaned batch, in the reaper while the batch is still the
  * device's active one (which keeps every other user of the table waiting).
  */
-void vgpu_batch_finish(struct vgpu_dev *d, struct vgpu_batch *b, int forced_status)
+void vgpu_batch_finish(struct vgpu_dev *d, struct vgpu_batch *b, u32 forced_status)
 {
 	struct vgpu_file *vf = b->vf;
 	u32 i, k;
 
 	for (i = 0; i < b->nuser; i++) {
 		struct vgpu_ucmd *u = &b->u[i];
-		u32 status = u->ndc ? VGPU_ST_SUCCESS : VGPU_ST_NOT_RUN;
+		/* No device commands (prepare stopped before them): not run. */
+		u32 status = u->ndc && b->dc ? VGPU_ST_SUCCESS : VGPU_ST_NOT_RUN;
 		u64 result = 0;
 
 		for (k = 0; k < u->ndc && b->dc; k++) {
 			const struct vgpu_dcmd *dc = &b->dc[u->first_dc + k];
-			u32 st = dc->done ? dc->status : VGPU_ST_NOT_RUN;
+			u32 st = dc->done ? dc->status : forced_status;
 
 			if (st != VGPU_ST_SUCCESS && status == VGPU_ST_SUCCESS)
 				status = st;
@@ -409,9 +410,6 @@ void vgpu_batch_finish(struct vgpu_dev *d, struct vgpu_batch *b, int forced_stat
 			else
 				result = dc->result;
 		}
-		if (forced_status >= 0 && status == VGPU_ST_SUCCESS && u->ndc &&
-		    !b->dc[u->first_dc + u->ndc - 1].done)
-			status = forced_status;
 		if (u->op == VGPU_OP_ALLOC && u->hid) {
 			if (status == VGPU_ST_SUCCESS && result != 0) {
 				u->new->dev_handle = result;

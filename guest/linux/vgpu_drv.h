@@ -192,7 +192,7 @@ u64 vgpu_rd64(struct vgpu_dev *d, unsigned int off);
 struct vgpu_batch *vgpu_batch_alloc(struct vgpu_file *vf, u32 nuser);
 int vgpu_batch_prepare(struct vgpu_dev *d, struct vgpu_batch *b);
 int vgpu_batch_run(struct vgpu_dev *d, struct vgpu_batch *b, unsigned long timeout, bool intr);
-void vgpu_batch_finish(struct vgpu_dev *d, struct vgpu_batch *b, int forced_status);
+void vgpu_batch_finish(struct vgpu_dev *d, struct vgpu_batch *b, u32 forced_status);
 void vgpu_batch_free(struct vgpu_batch *b);
 int vgpu_wait_idle(struct vgpu_dev *d, bool intr);
 int vgpu_status_errno(u32 status);

@@ -163,7 +163,7 @@ static void vgpu_reap_work(struct work_struct *w)
 	spin_unlock_irq(&d->lock);
 	if (!b)
 		return;
-	vgpu_batch_finish(d, b, -1);
+	vgpu_batch_finish(d, b, VGPU_ST_NOT_RUN);
 	spin_lock_irq(&d->lock);
 	d->active = NULL;
 	spin_unlock_irq(&d->lock);
