@@ -33,7 +33,8 @@ lk=$(lspci -k -s "${ADDR#0000:}" 2>&1 | grep 'Kernel driver in use' | sed 's/^[[
 [ "$lk" = "Kernel driver in use: vgpu" ]
 ok $? lspci-k "${lk:-no 'Kernel driver in use' line}"
 msi=$(lspci -vv -s "${ADDR#0000:}" 2>/dev/null | grep -o 'MSI: Enable[+-] Count=[^ ]*')
-nmsi=$(find "$DEV/msi_irqs" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+nmsi=0
+for f in "$DEV"/msi_irqs/*; do [ -e "$f" ] && nmsi=$((nmsi + 1)); done
 case $msi in "MSI: Enable+"*) [ "$nmsi" -eq 1 ] ;; *) false ;; esac
 ok $? msi "lspci -vv: '${msi}', $nmsi vector(s) in msi_irqs"
 [ -c /dev/vgpu0 ]
