@@ -47,7 +47,6 @@ static void vgpu_dev_release(struct kref *ref)
 {
 	struct vgpu_dev *d = container_of(ref, struct vgpu_dev, ref);
 
-	ida_free(&vgpu_ida, d->minor_id);
 	kfree(d);
 }
 
@@ -356,6 +355,7 @@ out_rings:
 out_unmap:
 	pci_iounmap(pdev, d->bar);
 out_put:
+	ida_free(&vgpu_ida, d->minor_id);
 	vgpu_dev_put(d);
 out_regions:
 	pci_release_regions(pdev);
@@ -374,6 +374,9 @@ static void vgpu_remove(struct pci_dev *pdev)
 	struct vgpu_dev *d = pci_get_drvdata(pdev);
 
 	misc_deregister(&d->misc);
+	/* The name is free again at once: a device bound next is /dev/vgpu0
+	 * again even while files of this one are still open. */
+	ida_free(&vgpu_ida, d->minor_id);
 	mutex_lock(&d->submit_lock);
 	vgpu_queue_stop(d);
 	d->gone = true;

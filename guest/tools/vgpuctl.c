@@ -370,7 +370,7 @@ static void selftest_ops(vgpu_t* g, int shared) {
 
   /* Double free and use after free. */
   err = vgpu_free(g, b);
-  check(err == 0, "free", "%s", vgpu_last_error(g));
+  check(err == 0, "free", "%s", err ? vgpu_last_error(g) : "ok");
   bad_op(g, "err.double-free", (struct vgpu_cmd){.opcode = VGPU_OP_FREE, .args = {b}}, -EBADF, -1);
   bad_op(g, "err.use-after-free", (struct vgpu_cmd){.opcode = VGPU_OP_FILL, .args = {b, 0, 4, 1}},
          -EBADF, -1);
