@@ -1,5 +1,7 @@
 // vgpu-ioreqd: a standalone Xen ioreq server for the vGPU stub device
 // (docs/spec.md). Parses the command line, opens Xen and XenStore, serves.
+#include <malloc.h>
+
 #include "vgpu/app/logging.h"
 #include "vgpu/app/options.h"
 #include "vgpu/app/runner.h"
@@ -22,6 +24,10 @@ int run(const vgpu::app::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena for the whole process: the queue's worker thread would
+  // otherwise get an arena of its own, resident pages for a thread that
+  // allocates next to nothing. One daemon runs per guest; its memory counts.
+  mallopt(M_ARENA_MAX, 1);
   using vgpu::app::print_outcome;
   const vgpu::app::ParseOutcome parsed = vgpu::app::parse_options(argc, argv);
   if (!parsed.options) return print_outcome(parsed);

@@ -32,6 +32,7 @@ BackendInfo info() {
   i.domid = kDomid;
   i.sbdf = pci::Sbdf{0, 0, 5, 0};
   i.identity = stub_like_identity();
+  i.device_keys = {{"queue", "disabled"}, {"mem-limit", "268435456"}};
   i.pid = 4242;
   return i;
 }
@@ -163,10 +164,13 @@ TEST_F(BackendPublisherTest, WatcherSeesAllKeysOnFirstEvent) {
   EXPECT_EQ(store.list(kBackend).value().size(), 14U);
 }
 
-TEST_F(BackendPublisherTest, QueueStateIsWrittenAsTheSpecNamesIt) {
+// The device's own status keys are published with the rest and updated
+// through the same path as the daemon's.
+TEST_F(BackendPublisherTest, DeviceStatusKeysArePublishedThenUpdatable) {
   BackendPublisher pub(store, info());
   ASSERT_TRUE(pub.publish());
-  ASSERT_TRUE(pub.set_queue("ready"));
+  EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "disabled");
+  ASSERT_TRUE(pub.set_key("queue", "ready"));
   EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "ready");
 }
 
