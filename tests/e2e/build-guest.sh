@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the e2e HVM guest: a busybox initramfs holding lspci, pci.ids and the
 # static mmio-test, mmio-bench and queue-test, the vgpu module and vgpuctl
-# (build-guest-driver.sh), plus the Debian kernel, on a small
+# (build-guest-driver.sh), nvme-bench with the kernel's nvme modules (the
+# comparison with QEMU's NVMe emulation), plus the Debian kernel, on a small
 # syslinux-bootable FAT image (SeaBIOS boots it from the emulated AHCI disk
 # much faster than xl's direct kernel boot through the device model).
 #
@@ -28,6 +29,25 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/queue-test" "$E2E_SRC_DIR/guest/q
 
 # The guest driver (vgpu.ko for this very kernel) and vgpuctl.
 "$E2E_SRC_DIR/build-guest-driver.sh" "$BUILD_DIR"
+# Ours against QEMU's NVMe, through the driver and libvgpu.
+gcc -static -O2 -Wall -Wextra -Werror -I"$E2E_REPO_DIR/guest/include" -I"$E2E_REPO_DIR/guest/lib" \
+  -o "$OUT/nvme-bench" "$E2E_SRC_DIR/guest/nvme-bench.c" "$OUT/driver/user/libvgpu.a"
+
+# nvme.ko and what it depends on (from the modules' .modinfo; the guest has
+# no modprobe and no module index), listed dependencies first.
+MODDIR=$PKGROOT/lib/modules/$KVER
+mod_path() { find "$MODDIR/kernel" \( -name "$1.ko" -o -name "${1//-/_}.ko" -o -name "${1//_/-}.ko" \) -print -quit; }
+mod_deps() { objcopy -O binary -j .modinfo "$1" /dev/stdout | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '; }
+NVME_MODS=()
+add_mod() { # add_mod NAME: NAME's dependencies, then NAME, each once
+  local f d
+  f=$(mod_path "$1")
+  [[ -n $f ]] || e2e_die "kernel module $1 not found under $MODDIR"
+  [[ " ${NVME_MODS[*]} " == *" $f "* ]] && return 0
+  for d in $(mod_deps "$f"); do add_mod "$d"; done
+  NVME_MODS+=("$f")
+}
+add_mod nvme
 
 e2e_log "guest: assembling initramfs"
 e2e_mkroot "$ROOT"
@@ -40,13 +60,21 @@ install -m 0755 "$OUT/queue-test" "$ROOT/usr/bin/queue-test"
 install -D -m 0644 "$OUT/driver/vgpu.ko" "$ROOT/usr/lib/vgpu/vgpu.ko"
 install -m 0755 "$OUT/driver/vgpuctl" "$ROOT/usr/bin/vgpuctl"
 install -m 0755 "$E2E_SRC_DIR/guest/driver-test.sh" "$ROOT/usr/bin/driver-test.sh"
+install -m 0755 "$OUT/nvme-bench" "$ROOT/usr/bin/nvme-bench"
+mkdir -p "$ROOT/usr/lib/nvme"
+for f in "${NVME_MODS[@]}"; do
+  strip --strip-debug -o "$ROOT/usr/lib/nvme/$(basename "$f")" "$f"
+  basename "$f" >>"$ROOT/usr/lib/nvme/load-order"
+done
 install -m 0755 "$E2E_SRC_DIR/guest/init" "$ROOT/init"
 e2e_cpio "$ROOT" "$OUT/initrd.gz" gzip
 
 # Kernel command line: hvc0 is the PV console xenconsoled logs; pci=noearly
 # avoids a slow early PCI scan with the qemu64 CPU model; loglevel keeps the
-# console quiet (the full dmesg is dumped by /init).
-GUEST_CMDLINE=${E2E_GUEST_CMDLINE:-console=hvc0 pci=noearly loglevel=4 panic=-1}
+# console quiet (the full dmesg is dumped by /init). xen_emul_unplug=never:
+# otherwise the kernel asks the Xen platform device to unplug emulated disks,
+# and QEMU then removes the NVMe controller too (the AHCI one it keeps).
+GUEST_CMDLINE=${E2E_GUEST_CMDLINE:-console=hvc0 pci=noearly loglevel=4 panic=-1 xen_emul_unplug=never}
 
 e2e_log "guest: building FAT boot image"
 cat >"$OUT/syslinux.cfg" <<EOF

@@ -126,6 +126,9 @@ positive() { # positive VALUE...: every VALUE a number > 0
 # Targets of the issue "Measured speed and hardening" (PERF lines only).
 PERF_READ_RATIO_TARGET=0.9
 PERF_RSS_TARGET_KB=3072
+# Issue 10: ours vs QEMU's NVMe (round trip ours/NVMe; depth-32 rate ours/NVMe).
+PERF_NVME_QD1_TARGET=0.7
+PERF_NVME_D32_TARGET=1.5
 
 # ---------------------------------------------------------------------------
 # QEMU process handling: exactly one QEMU, always reaped.
@@ -459,6 +462,36 @@ for v in $VCPUS; do
     perf "$g.driver" "nop_qd1=${nop_us}us depth32=${d32}cmds/s depth64=${d64}cmds/s read16m=${r16}MiB/s write16m=${w16}MiB/s"
   else
     check FAIL "$g.perf.driver" "no numbers from vgpuctl bench: '${dbench}'"
+  fi
+
+  # 2d. Ours against QEMU's NVMe emulation in the same guest (nvme-bench,
+  # 1-vCPU guest only): round trip at depth 1, commands/s at depth 32, and
+  # 16 MiB reads. Targets are reported; a missing number fails.
+  nb=$(frame_of "$gp" nvme-bench | grep -a '^E2E-PERF nvme ' | head -n 1 || true)
+  q1o=$(kv "$nb" qd1_ours_us)
+  q1n=$(kv "$nb" qd1_nvme_us)
+  q1r=$(kv "$nb" qd1_ratio)
+  d32o=$(kv "$nb" d32_ours_cmds_s)
+  d32n=$(kv "$nb" d32_nvme_cmds_s)
+  d32r=$(kv "$nb" d32_ratio)
+  r16o=$(kv "$nb" r16m_ours_mib_s)
+  r16n=$(kv "$nb" r16m_nvme_mib_s)
+  r16r=$(kv "$nb" r16m_ratio)
+  if ((v > 1)); then
+    :
+  elif positive "$q1o" "$q1n" "$q1r" "$d32o" "$d32n" "$d32r" "$r16o" "$r16n" "$r16r"; then
+    check PASS "$g.perf.nvme" "measured: qd1 ${q1o}/${q1n} us, depth 32 ${d32o}/${d32n} cmds/s, 16 MiB ${r16o}/${r16n} MiB/s (ours/QEMU NVMe)"
+    perf "$g.nvme-qd1" "ours=${q1o}us qemu-nvme=${q1n}us ratio=$q1r" \
+      "(target <= $PERF_NVME_QD1_TARGET: $(awk -v r="$q1r" -v t="$PERF_NVME_QD1_TARGET" 'BEGIN { print (r <= t ? "met" : "NOT met") }'))" \
+      "[NOP vs 4 KiB O_DIRECT read, median of $(kv "$nb" rounds) x $(kv "$nb" qd1_per_round) each, alternating rounds]"
+    perf "$g.nvme-depth32" "ours=${d32o}cmds/s qemu-nvme=${d32n}cmds/s ratio=$d32r" \
+      "(target >= $PERF_NVME_D32_TARGET: $(awk -v r="$d32r" -v t="$PERF_NVME_D32_TARGET" 'BEGIN { print (r >= t ? "met" : "NOT met") }'))" \
+      "[32 NOPs per doorbell vs 32 AIO reads in flight, median of $(kv "$nb" rounds) rounds]"
+    perf "$g.nvme-read16m" "ours=${r16o}MiB/s qemu-nvme=${r16n}MiB/s ratio=$r16r" \
+      "[READ into a user buffer vs O_DIRECT pread, best of $(kv "$nb" r16m_best_of)]"
+  else
+    why=$(frame_of "$gp" nvme-bench | grep -a '^E2E-PERF-ERROR' | head -n 1 || true)
+    check FAIL "$g.perf.nvme" "missing numbers from nvme-bench: '${why:-$nb}'"
   fi
 
   # 3. XenStore while the guest ran.
