@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format shellcheck
   clang libclang-rt-14-dev valgrind
-  debhelper dpkg-dev lintian
+  debhelper dh-dkms dpkg-dev lintian
 )
 
 missing=()

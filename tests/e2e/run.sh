@@ -483,10 +483,10 @@ for v in $VCPUS; do
     check PASS "$g.perf.nvme" "measured: qd1 ${q1o}/${q1n} us, depth 32 ${d32o}/${d32n} cmds/s, 16 MiB ${r16o}/${r16n} MiB/s (ours/QEMU NVMe)"
     perf "$g.nvme-qd1" "ours=${q1o}us qemu-nvme=${q1n}us ratio=$q1r" \
       "(target <= $PERF_NVME_QD1_TARGET: $(awk -v r="$q1r" -v t="$PERF_NVME_QD1_TARGET" 'BEGIN { print (r <= t ? "met" : "NOT met") }'))" \
-      "[NOP vs 4 KiB O_DIRECT read, median of $(kv "$nb" rounds) x $(kv "$nb" qd1_per_round) each, alternating rounds]"
+      "[NOP vs 4 KiB O_DIRECT read, median of $(kv "$nb" qd1_n) commands in $(kv "$nb" rounds) alternating rounds of $(kv "$nb" slice_ms) ms]"
     perf "$g.nvme-depth32" "ours=${d32o}cmds/s qemu-nvme=${d32n}cmds/s ratio=$d32r" \
       "(target >= $PERF_NVME_D32_TARGET: $(awk -v r="$d32r" -v t="$PERF_NVME_D32_TARGET" 'BEGIN { print (r >= t ? "met" : "NOT met") }'))" \
-      "[32 NOPs per doorbell vs 32 AIO reads in flight, median of $(kv "$nb" rounds) rounds]"
+      "[32 NOPs per doorbell vs 32 AIO reads in flight, median of $(kv "$nb" rounds) rounds; $(kv "$nb" d32_batches) batches]"
     perf "$g.nvme-read16m" "ours=${r16o}MiB/s qemu-nvme=${r16n}MiB/s ratio=$r16r" \
       "[READ into a user buffer vs O_DIRECT pread, best of $(kv "$nb" r16m_best_of)]"
   else

@@ -10,10 +10,10 @@
  * Three measurements, each in alternating rounds (ours, NVMe, ours, ...) so
  * that a noisy host slows both alike:
  *   qd1:  round trip at queue depth 1: a NOP through our ring vs a 4 KiB
- *         O_DIRECT pread from the namespace (median per command);
+ *         O_DIRECT pread from the namespace (median over all commands);
  *   d32:  commands/s at depth 32: one batch of 32 NOPs (one doorbell) vs 32
  *         4 KiB O_DIRECT reads in flight (Linux AIO: one io_submit, then
- *         io_getevents for all 32; median over rounds);
+ *         io_getevents for all 32; median of the rounds' rates);
  *   r16m: bytes/s of a 16 MiB READ from device memory into a user buffer vs
  *         a 16 MiB O_DIRECT pread from the namespace (best of the rounds).
  * Prints one line "E2E-PERF nvme key=value ..." (ratios are ours / NVMe's
@@ -33,10 +33,13 @@
 
 #include "vgpu.h"
 
+/* Under TCG one command costs 0.1-100 ms, so rounds are time slices, not
+ * counts (at least one command each): the bench takes about 10 s whatever
+ * the emulator's speed. */
 enum {
-  ROUNDS = 9,         /* alternating rounds per measurement */
-  QD1_PER_ROUND = 40, /* commands per device per qd1 round */
-  D32_PER_ROUND = 8,  /* batches of 32 per device per d32 round */
+  ROUNDS = 8,     /* alternating rounds per measurement */
+  SLICE_MS = 150, /* per device per round */
+  MAX_QD1 = 4096, /* latencies kept per device */
   DEPTH = 32,
   R16M_ROUNDS = 3,
   BLOCK = 4096,
@@ -133,36 +136,48 @@ int main(int argc, char** argv) {
   if (err) return fail("warm-up", err);
 
   /* qd1 */
-  double ours_qd1[ROUNDS * QD1_PER_ROUND], nvme_qd1[ROUNDS * QD1_PER_ROUND];
-  for (unsigned r = 0, k = 0; r < ROUNDS; r++, k += QD1_PER_ROUND) {
-    for (unsigned i = 0; i < QD1_PER_ROUND; i++) {
+  static double ours_qd1[MAX_QD1], nvme_qd1[MAX_QD1];
+  unsigned no = 0, nn = 0;
+  for (unsigned r = 0; r < ROUNDS; r++) {
+    double end = now_s() + SLICE_MS / 1e3;
+    do {
       const double t = now_s();
       if ((err = vgpu_nop(g))) return fail("vgpu NOP", err);
-      ours_qd1[k + i] = now_s() - t;
-    }
-    for (unsigned i = 0; i < QD1_PER_ROUND; i++) {
+      ours_qd1[no++] = now_s() - t;
+    } while (now_s() < end && no < MAX_QD1);
+    end = now_s() + SLICE_MS / 1e3;
+    do {
       const double t = now_s();
       if ((err = nvme_read4k(fd, big, &blk))) return fail("nvme 4 KiB pread", err);
-      nvme_qd1[k + i] = now_s() - t;
-    }
+      nvme_qd1[nn++] = now_s() - t;
+    } while (now_s() < end && nn < MAX_QD1);
   }
-  const double o1 = median(ours_qd1, ROUNDS * QD1_PER_ROUND) * 1e6;
-  const double n1 = median(nvme_qd1, ROUNDS * QD1_PER_ROUND) * 1e6;
+  const unsigned qd1_ours_n = no, qd1_nvme_n = nn;
+  const double o1 = median(ours_qd1, no) * 1e6, n1 = median(nvme_qd1, nn) * 1e6;
 
-  /* depth 32 */
+  /* depth 32: the rate over each slice, median of the rounds */
   double ours_d32[ROUNDS], nvme_d32[ROUNDS];
+  unsigned d32_ours_n = 0, d32_nvme_n = 0;
   struct vgpu_cmd cmds[DEPTH];
   for (unsigned r = 0; r < ROUNDS; r++) {
-    double t = now_s();
-    for (unsigned b = 0; b < D32_PER_ROUND; b++) {
+    double t = now_s(), end = t + SLICE_MS / 1e3;
+    unsigned b = 0;
+    do {
       memset(cmds, 0, sizeof cmds); /* 32 NOPs */
       if ((err = vgpu_submit(g, cmds, DEPTH, 0))) return fail("vgpu batch of 32", err);
-    }
-    ours_d32[r] = DEPTH * D32_PER_ROUND / (now_s() - t);
+      b++;
+    } while (now_s() < end);
+    ours_d32[r] = DEPTH * b / (now_s() - t);
+    d32_ours_n += b;
     t = now_s();
-    for (unsigned b = 0; b < D32_PER_ROUND; b++)
+    end = t + SLICE_MS / 1e3;
+    b = 0;
+    do {
       if ((err = nvme_batch32(fd, ctx, big, &blk))) return fail("nvme 32 in flight", err);
-    nvme_d32[r] = DEPTH * D32_PER_ROUND / (now_s() - t);
+      b++;
+    } while (now_s() < end);
+    nvme_d32[r] = DEPTH * b / (now_s() - t);
+    d32_nvme_n += b;
   }
   const double o32 = median(ours_d32, ROUNDS), n32 = median(nvme_d32, ROUNDS);
 
@@ -189,9 +204,9 @@ int main(int argc, char** argv) {
       "E2E-PERF nvme qd1_ours_us=%.1f qd1_nvme_us=%.1f qd1_ratio=%.3f"
       " d32_ours_cmds_s=%.0f d32_nvme_cmds_s=%.0f d32_ratio=%.3f"
       " r16m_ours_mib_s=%.1f r16m_nvme_mib_s=%.1f r16m_ratio=%.3f"
-      " rounds=%u qd1_per_round=%u d32_batches_per_round=%u r16m_best_of=%u\n",
-      o1, n1, o1 / n1, o32, n32, o32 / n32, obw, nbw, obw / nbw, ROUNDS, QD1_PER_ROUND,
-      D32_PER_ROUND, R16M_ROUNDS);
+      " rounds=%u slice_ms=%u qd1_n=%u/%u d32_batches=%u/%u r16m_best_of=%u\n",
+      o1, n1, o1 / n1, o32, n32, o32 / n32, obw, nbw, obw / nbw, ROUNDS, SLICE_MS, qd1_ours_n,
+      qd1_nvme_n, d32_ours_n, d32_nvme_n, R16M_ROUNDS);
   close(fd);
   vgpu_close(g);
   return 0;
