@@ -605,6 +605,7 @@ printf 'host  %-28s %7ss\n' "total (run.sh)" "$(awk -v a="$T0" -v b="$EPOCHREALT
   echo "== performance (measurements against targets, not checks)"
   cat "$PERF_FILE"
   lines | grep -a '^E2E:g[0-9]*: E2E:mmio-bench: E2E-PERF' || true
+  lines | grep -a '^E2E:g[0-9]*: E2E:nvme-bench: E2E-PERF' || true
   lines | grep -a '^E2E-PERF run=' || true
   echo
   echo "== timings (host: stage durations; qemu: seconds since QEMU start, +-0.5s)"
