@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <memory>
+#include <optional>
 
 namespace vgpu::app {
 
@@ -27,16 +28,15 @@ constexpr uid_t kNobody = 65534;
 // touches another process.
 constexpr const char* kAllowed[] = {
     // fds it already has
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "close", "lseek", "fcntl",
-    "ioctl", "poll", "ppoll", "sendto", "recvfrom", "sendmsg", "recvmsg", "fstat",
-    "timerfd_settime", "timerfd_gettime", "eventfd2",
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "close", "lseek", "fcntl", "ioctl",
+    "poll", "ppoll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "sendto",
+    "recvfrom", "sendmsg", "recvmsg", "fstat", "timerfd_settime", "timerfd_gettime", "eventfd2",
     // memory (foreign mappings, device memory, the allocator)
     "mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "mlock", "munlock",
     // threads and time
-    "futex", "clone", "clone3", "set_robust_list", "rseq", "exit", "exit_group", "gettid",
-    "getpid", "sched_yield", "sched_getaffinity", "sched_setaffinity", "clock_gettime",
-    "clock_nanosleep", "nanosleep", "gettimeofday", "getrandom", "membarrier",
-    "restart_syscall",
+    "futex", "clone", "clone3", "set_robust_list", "rseq", "exit", "exit_group", "gettid", "getpid",
+    "sched_yield", "sched_getaffinity", "sched_setaffinity", "clock_gettime", "clock_nanosleep",
+    "nanosleep", "gettimeofday", "getrandom", "membarrier", "restart_syscall",
     // signals: the signalfd's mask, abort()
     "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack",
     // harmless queries
@@ -143,8 +143,8 @@ Status install_worker_seccomp() {
       rc < 0)
     return seccomp_error(rc, "newfstatat");
   for (const int nr : {SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(creat),
-                       SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(access),
-                       SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink)}) {
+                       SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat),
+                       SCMP_SYS(faccessat2), SCMP_SYS(readlink)}) {
     if (nr < 0) continue;
     const int errno_value = nr == SCMP_SYS(statx) ? ENOSYS : EACCES;
     // newfstatat already has an allow rule for AT_EMPTY_PATH; this one

@@ -24,7 +24,7 @@ namespace {
 
 // How long a worker that closed its channel may take to exit before it is
 // killed (it closes the channel only by exiting, unless it misbehaves).
-constexpr auto kReapGrace = std::chrono::seconds(2);
+constexpr auto kReapGrace = std::chrono::seconds(5);
 
 std::set<std::string> status_key_names(const DeviceSpec& device) {
   std::set<std::string> names;
@@ -123,7 +123,11 @@ int Supervisor::run() {
   if (Status s = channel_.send({MessageType::kGo, 0, {}, {}}); !s)
     spdlog::error("cannot start the worker: {}", s.error().describe());
   const Status looped = loop_.run();
-  if (!looped) spdlog::error("supervisor: {}", looped.error().describe());
+  if (!looped) {
+    // The worker is still serving: stop it in order before reaping.
+    spdlog::error("supervisor: {}", looped.error().describe());
+    [[maybe_unused]] Status s = channel_.send({MessageType::kStop, 0, {}, {}});
+  }
   return finish(reap());
 }
 
@@ -166,7 +170,9 @@ Status Supervisor::on_message() {
         pid_file_.emplace(std::move(*pf));
       }
       if (Status s = publisher_->set_state(xenstore::XenbusState::kConnected); !s) {
-        failure_ = Message{MessageType::kFailed, kExitRuntime, {},
+        failure_ = Message{MessageType::kFailed,
+                           kExitRuntime,
+                           {},
                            "cannot publish Connected: " + s.error().describe()};
         [[maybe_unused]] Status st = channel_.send({MessageType::kStop, 0, {}, {}});
         break;
@@ -176,10 +182,11 @@ Status Supervisor::on_message() {
       spdlog::info("serving {} ({}) through worker {}", o_.sbdf.to_string(),
                    device_.identity.summary(), worker_);
       break;
-    case MessageType::kClosing:
+    case MessageType::kClosing: {
       [[maybe_unused]] Status stopping = notify_systemd_stopping();
       warn(publisher_->set_state(xenstore::XenbusState::kClosing), "state Closing");
       break;
+    }
     case MessageType::kFailed:
       failure_ = msg;
       break;
@@ -253,14 +260,14 @@ int Supervisor::finish(int status) {
   if (Status s = publisher_->teardown(); !s)
     spdlog::warn("XenStore teardown: {}", s.error().describe());
   pid_file_.reset();
+  if (rejected_) return fail(o_, kExitRuntime, "the serving worker broke the channel protocol");
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
-    return fail(o_, kExitRuntime,
-                fmt::format("the serving worker (pid {}) was killed by {}{}", worker_,
-                            describe_signal(sig),
-                            sig == SIGSYS ? ": a system call outside its seccomp allow-list" : ""));
+    return fail(
+        o_, kExitRuntime,
+        fmt::format("the serving worker (pid {}) was killed by {}{}", worker_, describe_signal(sig),
+                    sig == SIGSYS ? ": a system call outside its seccomp allow-list" : ""));
   }
-  if (rejected_) return fail(o_, kExitRuntime, "the serving worker broke the channel protocol");
   if (failure_) return fail(o_, failure_->code, failure_->value);
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRuntime;
   spdlog::info("exiting");

@@ -49,7 +49,8 @@ class ChannelObserver final : public DaemonObserver {
 
   void send(const Message& m) {
     // XenStore shows state to administrators; serving goes on without it.
-    if (Status s = channel_.send(m); !s) spdlog::warn("to the supervisor: {}", s.error().describe());
+    if (Status s = channel_.send(m); !s)
+      spdlog::warn("to the supervisor: {}", s.error().describe());
   }
 
  private:
@@ -131,7 +132,8 @@ int run_worker(const Options& o, const DeviceSpec& device, const SplitSetup& set
   if (Status s = drop_privileges(setup.user); !s)
     return failed(channel, kExitRuntime, "cannot drop privileges: " + s.error().describe());
   if (Status s = install_worker_seccomp(); !s)
-    return failed(channel, kExitRuntime, "cannot install the seccomp filter: " + s.error().describe());
+    return failed(channel, kExitRuntime,
+                  "cannot install the seccomp filter: " + s.error().describe());
   spdlog::info("worker {} serving as {} (uid {}), no capabilities, seccomp on", ::getpid(),
                setup.user.name, ::getuid());
   if (setup.after_sandbox) setup.after_sandbox();

@@ -52,8 +52,7 @@ KeyPolicy::KeyPolicy(std::set<std::string> status_keys) : status_keys_(std::move
 
 std::string KeyPolicy::check(std::string_view key, std::string_view value) const {
   if (value.size() > kMaxValue) return fmt::format("value of {} is {} bytes", key, value.size());
-  if (is_bar_key(key))
-    return bar_value(value) ? "" : fmt::format("{} is not a BAR address", key);
+  if (is_bar_key(key)) return bar_value(value) ? "" : fmt::format("{} is not a BAR address", key);
   if (!status_keys_.contains(std::string(key))) return "key is not one the worker may write";
   for (char c : value)
     if (!plain(c)) return fmt::format("value of {} has a character outside [A-Za-z0-9._:-]", key);

@@ -14,8 +14,7 @@ hv::DomainInfo domain_state(bool hvm, bool dying, bool shutdown, unsigned reason
   out.hvm = hvm;
   out.suspended = !dying && shutdown && reason == kShutdownSuspend;
   out.dying = dying || (shutdown && !out.suspended);
-  out.abnormal_shutdown =
-      shutdown && reason != kShutdownPoweroff && reason != kShutdownSuspend;
+  out.abnormal_shutdown = shutdown && reason != kShutdownPoweroff && reason != kShutdownSuspend;
   return out;
 }
 

@@ -40,8 +40,8 @@ TEST(WorkerChannel, OverlongFieldsAreNotSent) {
   auto pair = Channel::pair();
   ASSERT_TRUE(pair);
   EXPECT_FALSE(pair->first.send({MessageType::kSetKey, 0, std::string(24, 'k'), "v"}));
-  EXPECT_FALSE(
-      pair->first.send({MessageType::kSetKey, 0, "bar0", std::string(Message::kMaxValue + 1, 'v')}));
+  EXPECT_FALSE(pair->first.send(
+      {MessageType::kSetKey, 0, "bar0", std::string(Message::kMaxValue + 1, 'v')}));
 }
 
 TEST(WorkerChannel, DatagramsOfTheWrongShapeAreProtocolErrors) {

@@ -149,7 +149,8 @@ TEST_F(Lifecycle, ASuspendIsAPauseAndTheGuestUsesTheDeviceAfterResuming) {
 
   hv.suspend();  // xl save -c: shutdown with reason suspend, then a checkpoint
   store.fire_special("@releaseDomain");  // xenstored reports the shutdown
-  EXPECT_EQ(rc.wait_for(300ms), std::future_status::timeout) << "the daemon took a suspend for death";
+  EXPECT_EQ(rc.wait_for(300ms), std::future_status::timeout)
+      << "the daemon took a suspend for death";
   EXPECT_EQ(*store.read("/local/domain/0/backend/vgpu/7/0/state"), "4");
   hv.resume();  // the checkpoint is written; the same domain runs on
   store.fire_special("@releaseDomain");
