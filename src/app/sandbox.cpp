@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/falloc.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <sys/prctl.h>
@@ -136,6 +137,12 @@ Status install_worker_seccomp() {
                                 SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
       rc < 0)
     return seccomp_error(rc, "tgkill");
+  // Freeing device memory punches holes in its memfd (compute::CpuBackend);
+  // fallocate in no other mode.
+  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(fallocate), 1,
+                                SCMP_A1(SCMP_CMP_EQ, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE));
+      rc < 0)
+    return seccomp_error(rc, "fallocate");
   // glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH): allowed on an fd,
   // refused on a path. statx fails as if absent, so glibc falls back.
   if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
