@@ -22,6 +22,7 @@
 #include "daemon_thread.h"
 #include "rig.h"
 #include "vgpu/device/registers.h"
+#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/pci/regs.h"
 #include "vgpu/sim/sim_guest.h"
 #include "vgpu/sim/sim_queue_driver.h"
@@ -55,7 +56,10 @@ double seconds_since(Clock::time_point t) {
 SimQueueDriver::Clock::duration kPoll = std::chrono::seconds(20);
 
 struct Rig {
-  Rig() : hv(sim_config()), daemon(hv, {kSbdf, {}, 256 * kMiB}), guest(hv, 0) {
+  Rig()
+      : hv(sim_config()),
+        daemon(hv, {kSbdf, device::stub_factory({.mem_limit = 256 * kMiB})}),
+        guest(hv, 0) {
     guest.config_write(kSbdf, pci::kBar0, 4, static_cast<uint32_t>(kBar0A));
     guest.config_write(kSbdf, pci::kCommand, 2, pci::kCommandMemorySpace | pci::kCommandBusMaster);
     if (driver.enable() != queue::kStatusReady) throw std::runtime_error("queue not READY");
@@ -215,8 +219,9 @@ int main(int argc, char** argv) {
   Rig rig;
   rate(rig, quick ? 3 : 7, quick ? 0.2 : 0.5);
   copy_and_maps(rig, quick ? 3 : 7);
-  const auto qs =
-      dynamic_cast<const device::VgpuStub&>(rig.daemon.daemon().device()).command_queue().stats();
+  const auto qs = dynamic_cast<const vgpu::device::VgpuStub&>(rig.daemon.daemon().device())
+                      .command_queue()
+                      .stats();
   std::printf("QUEUE inline=%llu worker=%llu completions=%llu interrupts=%llu\n",
               static_cast<unsigned long long>(qs.inline_commands),
               static_cast<unsigned long long>(qs.worker_commands),

@@ -2,8 +2,11 @@
 # Builds Release, runs the benchmarks and callgrind, and prints the numbers
 # docs/performance.md records, with the machine they ran on.
 #
-#   bench/run.sh [--quick]
+#   bench/run.sh [--quick] [--use-build DIR]
 #
+# --quick: brief runs (CI's smoke check; the numbers are not a measurement).
+# --use-build DIR: run the benchmarks of an existing, already built tree
+#   (CI's main RelWithDebInfo build) instead of configuring a Release one.
 # Environment: VGPU_BENCH_BUILD (default build-bench), JOBS (default 2).
 # Timing numbers on a shared machine are noisy: the callgrind instruction
 # counts are the repeatable ones. The round trip is run twice: as the
@@ -14,14 +17,28 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${VGPU_BENCH_BUILD:-$root/build-bench}
 jobs=${JOBS:-2}
-quick=${1:-}
+quick=
+use_build=
+while (($#)); do
+  case $1 in
+    --quick) quick=--quick; shift ;;
+    --use-build) use_build=$2; shift 2 ;;
+    *) echo "bench/run.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
 min_time=1; reps=3; callgrind_n=200000; runs=20
 if [[ $quick == --quick ]]; then min_time=0.2; reps=1; callgrind_n=20000; runs=5; fi
 
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVGPU_BUILD_TESTS=OFF \
-  -DVGPU_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" -j "$jobs" --target vgpu_bench_request_path vgpu_bench_round_trip \
-  vgpu_request_path_count vgpu_startup_probe vgpu-sim vgpu_bench_queue
+targets=(vgpu_bench_request_path vgpu_bench_round_trip vgpu_request_path_count
+  vgpu_startup_probe vgpu-sim vgpu_bench_queue)
+if [[ -n $use_build ]]; then
+  build=$use_build
+  echo "== benchmarks of the existing build $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
+else
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVGPU_BUILD_TESTS=OFF \
+    -DVGPU_BUILD_BENCH=ON >/dev/null
+fi
+cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 b="$build/bench"
 
 echo "== machine"

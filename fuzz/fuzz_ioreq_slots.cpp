@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "fuzz_hypervisor.h"
+#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/dma/mapping_cache.h"
 #include "vgpu/host/claims.h"
 #include "vgpu/host/device_host.h"
@@ -33,7 +34,7 @@ namespace {
 constexpr pci::Sbdf kSbdf{0, 0, 5, 0};
 constexpr size_t kRecord = 32;
 
-class Harness final : private host::BarListener {
+class Harness final : private host::HostListener {
  public:
   Harness()
       : dma_(hv_.guest_memory()),
@@ -44,13 +45,13 @@ class Harness final : private host::BarListener {
     server_ = std::move(*server);
     claims_.emplace(hv_, server_->id(), kSbdf);
     if (!claims_->claim_sbdf()) finding("SBDF claim failed");
-    host_.set_bar_listener(this);
+    host_.set_listener(this);
     // Start decoding at a typical address so that MMIO records reach the
     // device without the fuzzer first discovering the config sequence.
     host_.config_write(kSbdf.packed(), pci::kBar0, 4, 0xf0000000);
     host_.config_write(kSbdf.packed(), pci::kCommand, 2, pci::kCommandMemorySpace);
   }
-  ~Harness() override { host_.set_bar_listener(nullptr); }
+  ~Harness() override { host_.set_listener(nullptr); }
 
   void run(const uint8_t* rec) {
     const unsigned vcpu = rec[28] & 1u;
@@ -104,6 +105,7 @@ class Harness final : private host::BarListener {
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override {
     if (!claims_->move_bar(index, now)) finding("moving the claim failed");
   }
+  void device_status(std::string_view, std::string_view) override {}
 
   FuzzHypervisor hv_;
   dma::MappingCache dma_;

@@ -3,10 +3,10 @@
 # exactly what CI runs (.ci/run). In order, cheapest first:
 #   1. build (-Werror) and the unit, integration, launcher and style tests (CTest)
 #   2. the end-to-end test under a real Xen 4.17 in QEMU (tests/e2e/run.sh)
-#   3. the whole CTest suite again under ASan+UBSan and under TSan
+#   3. the whole CTest suite again under ASan+UBSan, its threaded suites under TSan
 #   4. the libFuzzer targets, 60 s each
 #   5. the Debian packages, built from the tracked files and checked by lintian
-#   6. the benchmarks, briefly (bench/run.sh --quick): they print numbers
+#   6. the benchmarks of the step-1 build, briefly (bench/run.sh --quick): they print numbers
 #      for docs/performance.md and fail only if a benchmark breaks; timing
 #      targets are judged on a quiet machine, not here
 # Set VGPU_QUICK=1 to run step 1 only.
@@ -23,4 +23,4 @@ ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -LE e2e
 "$root/scripts/sanitize.sh"
 "$root/fuzz/run.sh" 60
 "$root/scripts/package.sh" "$root/build-deb"
-"$root/bench/run.sh" --quick
+"$root/bench/run.sh" --quick --use-build "$build"

@@ -52,9 +52,10 @@ Daemon::~Daemon() {
   host_.set_listener(nullptr);
   // 1. Nothing new reaches us once the claims are gone.
   claims_.reset();
-  // 2. Answer whatever a vCPU already put in its slot, so none stays blocked.
+  // 2. Disable the server, so that Xen sends it nothing more, then answer
+  //    whatever a vCPU already put in its slot, so none stays blocked.
   if (server_) {
-    if (unsigned n = server_->drain()) spdlog::info("answered {} request(s) in flight", n);
+    if (unsigned n = server_->stop()) spdlog::info("answered {} request(s) in flight", n);
     const auto& st = server_->stats();
     const auto& ds = dispatcher_.stats();
     spdlog::info(
@@ -70,7 +71,8 @@ Daemon::~Daemon() {
   const auto cs = dma_.stats();
   spdlog::info("guest memory: {} map / {} unmap calls, {} invalidations", cs.map_calls,
                cs.unmap_calls, cs.invalidations);
-  // 4. Members: server_ unbinds, disables, unmaps and destroys.
+  // 4. Members: server_ unbinds the event channels, unmaps the page and
+  //    destroys the server.
 }
 
 void Daemon::domain_gone() {

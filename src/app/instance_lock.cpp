@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <filesystem>
 #include <optional>
-#include <system_error>
+
+#include "vgpu/app/run_dir.h"
 
 namespace vgpu::app {
 
@@ -31,13 +31,14 @@ std::string holder_pid(int fd) {
   return std::to_string(pid);
 }
 
-// Whether `fd` is still the file at `path` (and not one a departing holder
-// unlinked after we opened it).
-bool still_linked(int fd, const std::string& path) {
+// Whether `fd` is still the file `name` in `dir` (and not one a departing
+// holder unlinked after we opened it).
+bool still_linked(int fd, int dir, const std::string& name) {
   struct stat by_fd {};
-  struct stat by_path {};
-  if (::fstat(fd, &by_fd) < 0 || ::stat(path.c_str(), &by_path) < 0) return false;
-  return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+  struct stat by_name {};
+  if (::fstat(fd, &by_fd) < 0 || ::fstatat(dir, name.c_str(), &by_name, AT_SYMLINK_NOFOLLOW) < 0)
+    return false;
+  return by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino;
 }
 
 Status write_pid(int fd, const std::string& path) {
@@ -50,10 +51,18 @@ Status write_pid(int fd, const std::string& path) {
 }
 
 // One attempt: the locked fd, nullopt if the file was replaced meanwhile.
-Result<std::optional<int>> try_lock(const std::string& path, uint16_t domid,
+// Opened relative to the checked directory, never through a symlink. Not
+// O_EXCL: a stale file from a daemon that died is ours to lock again, and a
+// live holder's file is how we name it; nothing is written before the file
+// is proven a plain file of ours with a single link.
+Result<std::optional<int>> try_lock(int dir, const std::string& path, uint16_t domid,
                                     const pci::Sbdf& sbdf) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Error{errno, "cannot open lock file " + path};
+  const std::string name = InstanceLock::file_name(domid, sbdf);
+  const int fd = ::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == ELOOP) return Error{ELOOP, "lock file " + path + " is a symbolic link; refusing"};
+    return Error{errno, "cannot open lock file " + path};
+  }
   if (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
     const int err = errno;
     const std::string pid = holder_pid(fd);
@@ -64,9 +73,13 @@ Result<std::optional<int>> try_lock(const std::string& path, uint16_t domid,
         fmt::format("SBDF {} of domain {} is already claimed by another vgpu-ioreqd (pid {})",
                     sbdf.to_string(), domid, pid)};
   }
-  if (!still_linked(fd, path)) {
+  if (!still_linked(fd, dir, name)) {
     ::close(fd);
     return std::optional<int>{};
+  }
+  if (auto st = check_own_file(fd, path); !st) {
+    ::close(fd);
+    return st.error();
   }
   if (auto st = write_pid(fd, path); !st) {
     ::close(fd);
@@ -85,16 +98,24 @@ std::string InstanceLock::file_name(uint16_t domid, const pci::Sbdf& sbdf) {
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& run_dir, uint16_t domid,
                                            const pci::Sbdf& sbdf) {
-  std::error_code ec;
-  std::filesystem::create_directories(run_dir, ec);
-  if (ec) return Error{ec.value(), "cannot create run directory " + run_dir};
+  auto dir = open_run_dir(run_dir);
+  if (!dir) return dir.error();
   const std::string path = run_dir + "/" + file_name(domid, sbdf);
+  Result<InstanceLock> result =
+      Error{EAGAIN, "lock file " + path + " keeps being replaced; giving up"};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto fd = try_lock(path, domid, sbdf);
-    if (!fd) return fd.error();
-    if (*fd) return InstanceLock(path, **fd);
+    auto fd = try_lock(*dir, path, domid, sbdf);
+    if (!fd) {
+      result = fd.error();
+      break;
+    }
+    if (*fd) {
+      result = InstanceLock(path, **fd);
+      break;
+    }
   }
-  return Error{EAGAIN, "lock file " + path + " keeps being replaced; giving up"};
+  ::close(*dir);
+  return result;
 }
 
 InstanceLock::InstanceLock(InstanceLock&& other) noexcept

@@ -2,6 +2,8 @@
 // (docs/spec.md). Parses the command line and serves in two processes: a
 // privileged supervisor with XenStore and an unprivileged, sandboxed worker
 // with the guest (vgpu/app/split.h).
+#include <malloc.h>
+
 #include "vgpu/app/logging.h"
 #include "vgpu/app/options.h"
 #include "vgpu/app/runner.h"
@@ -50,6 +52,10 @@ int run(const app::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena for the whole process: the queue's worker thread would
+  // otherwise get an arena of its own, resident pages for a thread that
+  // allocates next to nothing. One daemon runs per guest; its memory counts.
+  mallopt(M_ARENA_MAX, 1);
   using vgpu::app::print_outcome;
   const vgpu::app::ParseOutcome parsed = vgpu::app::parse_options(argc, argv);
   if (!parsed.options) return print_outcome(parsed);

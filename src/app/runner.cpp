@@ -68,6 +68,9 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const De
   if (Status s = check_domain(hv); !s) return fail(o, kExitUsage, s.error().message);
   auto lock = InstanceLock::acquire(o.run_dir, o.domid, o.sbdf);
   if (!lock) return fail(o, kExitUsage, lock.error().describe());
+  if (!o.pid_file.empty()) {
+    if (Status s = PidFile::check(o.pid_file); !s) return fail(o, kExitUsage, s.error().describe());
+  }
   // Before any thread exists (libxenstore starts one for watches), so that
   // every thread inherits the blocked mask.
   auto signals = SignalFd::open_for_termination();

@@ -102,6 +102,10 @@ int Supervisor::run() {
   if (Status s = check_domain(); !s) return setup_failure(kExitUsage, s.error().message);
   auto lock = InstanceLock::acquire(o_.run_dir, o_.domid, o_.sbdf);
   if (!lock) return setup_failure(kExitUsage, lock.error().describe());
+  if (!o_.pid_file.empty()) {
+    if (Status s = PidFile::check(o_.pid_file); !s)
+      return setup_failure(kExitUsage, s.error().describe());
+  }
   publisher_.emplace(*handles_.store, xenstore::BackendInfo{o_.domid, o_.sbdf, device_.identity,
                                                             device_.status_keys, 0});
   if (Status s = publisher_->publish(); !s)

@@ -94,7 +94,8 @@ const StubConfig& checked(const StubConfig& config) {
 }
 
 std::unique_ptr<compute::Backend> make_device_memory(uint64_t mem_limit) {
-  const uint64_t space = std::max(std::min(mem_limit * kDeviceSpaceFactor, kMaxDeviceSpace), mem_limit);
+  const uint64_t space =
+      std::max(std::min(mem_limit * kDeviceSpaceFactor, kMaxDeviceSpace), mem_limit);
   auto backend = compute::CpuBackend::create_memfd(space);
   if (!backend) throw std::runtime_error("device memory: " + backend.error().describe());
   return std::move(*backend);

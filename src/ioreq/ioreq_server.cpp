@@ -15,9 +15,18 @@ Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
 }
 
 IoreqServer::~IoreqServer() {
-  // Members release in reverse: ports, enabled, page, server. Say so, since
-  // a half-torn-down server is what an administrator debugs.
+  stop();
+  // Members release in reverse: ports, (enabled: done), page, server. Say
+  // so, since a half-torn-down server is what an administrator debugs.
   if (server_.armed()) spdlog::debug("releasing ioreq server {}", id_);
+}
+
+unsigned IoreqServer::stop() {
+  if (!enabled_.armed()) return 0;
+  enabled_.reset();
+  // A vCPU can only be waiting on us once every port is bound (the claims
+  // come after start()); the answer's notify needs its port.
+  return local_port_.size() == vcpus_ ? drain() : 0;
 }
 
 Status IoreqServer::acquire() {

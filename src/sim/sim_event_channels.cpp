@@ -84,6 +84,12 @@ Status SimEventChannels::release_locked(hv::Port local_port) {
 
 Status SimEventChannels::unbind(hv::Port local_port) {
   std::lock_guard lock(hv_.mutex_);
+  if (auto it = locals_.find(local_port); it != locals_.end()) {
+    auto remote = hv_.remote_ports_.find(it->second.remote);
+    hv_.record_transport_locked(SimCallKind::kUnbindPort, remote == hv_.remote_ports_.end()
+                                                              ? hv::ServerId{0}
+                                                              : remote->second.server);
+  }
   return release_locked(local_port);
 }
 
@@ -138,6 +144,7 @@ Status SimEventChannels::notify(hv::Port local_port) {
     if (it == locals_.end()) return unknown_port(local_port);
     auto remote = hv_.remote_ports_.find(it->second.remote);
     if (it->second.remote == 0 || remote == hv_.remote_ports_.end()) return ok_status();
+    hv_.record_transport_locked(SimCallKind::kNotify, remote->second.server);
     vcpu_fd = hv_.vcpus_.at(remote->second.vcpu)->event_fd;
   }
   signal_fd(vcpu_fd);  // vCPU fds live as long as the hypervisor

@@ -198,6 +198,10 @@ void SimHypervisor::unmap_ioreq_page(ioreq_t* page) {
         format("daemon unmapped %p, which is not a mapped ioreq page", static_cast<void*>(page)));
     return;
   }
+  hv::ServerId owner = 0;
+  for (const auto& [id, s] : servers_)
+    if (s->page.get() == page) owner = id;
+  record_transport_locked(SimCallKind::kUnmapPage, owner);
   if (--it->second.count == 0) mapped_.erase(it);
 }
 

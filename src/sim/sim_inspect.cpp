@@ -26,6 +26,12 @@ const char* to_string(SimCallKind kind) {
       return "unmap_mmio";
     case SimCallKind::kInjectMsi:
       return "inject_msi";
+    case SimCallKind::kNotify:
+      return "notify";
+    case SimCallKind::kUnbindPort:
+      return "unbind_port";
+    case SimCallKind::kUnmapPage:
+      return "unmap_ioreq_page";
   }
   return "?";
 }
@@ -63,6 +69,15 @@ std::vector<SimCall> SimHypervisor::calls() const {
 void SimHypervisor::clear_calls() {
   std::lock_guard lock(mutex_);
   calls_.clear();
+}
+
+void SimHypervisor::record_transport(bool on) {
+  std::lock_guard lock(mutex_);
+  record_transport_ = on;
+}
+
+void SimHypervisor::record_transport_locked(SimCallKind kind, hv::ServerId server) {
+  if (record_transport_) calls_.push_back(SimCall{kind, server});
 }
 
 std::vector<std::string> SimHypervisor::violations() const {

@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "../support/fakes.h"
-
 #include <stdexcept>
 #include <utility>
 #include <vector>
+
+#include "../support/fakes.h"
 
 namespace vgpu::device {
 namespace {

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Builds the e2e HVM guest: a busybox initramfs holding lspci, pci.ids and the
-# static mmio-test, mmio-bench and queue-test, plus the Debian kernel, on a small
+# static mmio-test, mmio-bench and queue-test, the vgpu module and vgpuctl
+# (build-guest-driver.sh), plus the Debian kernel, on a small
 # syslinux-bootable FAT image (SeaBIOS boots it from the emulated AHCI disk
 # much faster than xl's direct kernel boot through the device model).
 #
@@ -25,6 +26,9 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/mmio-bench" "$E2E_SRC_DIR/guest/m
 # The command queue, driven from userspace with no kernel driver.
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/queue-test" "$E2E_SRC_DIR/guest/queue-test.c"
 
+# The guest driver (vgpu.ko for this very kernel) and vgpuctl.
+"$E2E_SRC_DIR/build-guest-driver.sh" "$BUILD_DIR"
+
 e2e_log "guest: assembling initramfs"
 e2e_mkroot "$ROOT"
 e2e_install_busybox "$ROOT"
@@ -33,6 +37,9 @@ e2e_copy_file "$ROOT" /usr/share/misc/pci.ids
 install -m 0755 "$OUT/mmio-test" "$ROOT/usr/bin/mmio-test"
 install -m 0755 "$OUT/mmio-bench" "$ROOT/usr/bin/mmio-bench"
 install -m 0755 "$OUT/queue-test" "$ROOT/usr/bin/queue-test"
+install -D -m 0644 "$OUT/driver/vgpu.ko" "$ROOT/usr/lib/vgpu/vgpu.ko"
+install -m 0755 "$OUT/driver/vgpuctl" "$ROOT/usr/bin/vgpuctl"
+install -m 0755 "$E2E_SRC_DIR/guest/driver-test.sh" "$ROOT/usr/bin/driver-test.sh"
 install -m 0755 "$E2E_SRC_DIR/guest/init" "$ROOT/init"
 e2e_cpio "$ROOT" "$OUT/initrd.gz" gzip
 

@@ -50,14 +50,18 @@ e2e_fetch_deb() {
     ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
   fi
   [[ -n $ver && $ver != "(none)" ]] || e2e_die "no candidate version for $pkg in the apt sources"
-  # apt-get download keeps the epoch, escaping ':' as %3a.
-  file="$dir/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [[ ! -s $file ]]; then
+  # apt-get download keeps the epoch, escaping ':' as %3a; the architecture
+  # is amd64 or, for arch-independent packages (headers' common part), all.
+  local base="$dir/${pkg}_${ver//:/%3a}" arch
+  file=
+  for arch in amd64 all; do [[ -s ${base}_$arch.deb ]] && file=${base}_$arch.deb; done
+  if [[ -z $file ]]; then
     mkdir -p "$dir"
     (cd "$dir" && timeout 600 apt-get download -q "$pkg=$ver" >/dev/null 2>&1) ||
       e2e_die "apt-get download $pkg=$ver failed"
+    for arch in amd64 all; do [[ -s ${base}_$arch.deb ]] && file=${base}_$arch.deb; done
   fi
-  [[ -s $file ]] || e2e_die "expected $file after apt-get download"
+  [[ -n $file ]] || e2e_die "expected ${base}_{amd64,all}.deb after apt-get download"
   printf '%s\n' "$file"
 }
 

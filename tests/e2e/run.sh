@@ -439,6 +439,28 @@ for v in $VCPUS; do
   done < <(frame_of "$gp" queue-test | awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
   ((nqueue > 0)) || check FAIL "$g.queue" "queue-test printed no results"
 
+  # 2c. The guest driver: vgpu.ko built for this kernel, vgpuctl selftest,
+  # interrupts, reloads, concurrent processes (driver-test.sh prints its own
+  # results), and vgpuctl bench's numbers (their presence is the check).
+  ndrv=0
+  while read -r st name detail; do
+    check "$st" "$g.$name" "$detail"
+    ndrv=$((ndrv + 1))
+  done < <(frame_of "$gp" driver | awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
+  ((ndrv > 0)) || check FAIL "$g.driver" "driver-test.sh printed no results"
+  dbench=$(frame_of "$gp" driver | grep -a '^E2E-PERF driver ' | head -n 1 || true)
+  nop_us=$(kv "$dbench" nop_qd1_us)
+  d32=$(kv "$dbench" nop_depth32_cmds_per_s)
+  d64=$(kv "$dbench" nop_depth64_cmds_per_s)
+  r16=$(kv "$dbench" read16m_mib_s)
+  w16=$(kv "$dbench" write16m_mib_s)
+  if positive "$nop_us" "$d32" "$d64" "$r16" "$w16"; then
+    check PASS "$g.perf.driver" "measured: NOP round trip ${nop_us} us, ${d32}/${d64} cmds/s at depth 32/64, 16 MiB READ ${r16} MiB/s"
+    perf "$g.driver" "nop_qd1=${nop_us}us depth32=${d32}cmds/s depth64=${d64}cmds/s read16m=${r16}MiB/s write16m=${w16}MiB/s"
+  else
+    check FAIL "$g.perf.driver" "no numbers from vgpuctl bench: '${dbench}'"
+  fi
+
   # 3. XenStore while the guest ran.
   domid=$(lines | sed -n "s/^E2E-INFO run=$run domid=\([0-9]*\).*/\1/p" | tail -n 1) # the last attempt
   xs=$BUILD_DIR/$g-xenstore.txt

@@ -1,6 +1,7 @@
 // The real event loop against the simulated hypervisor: the sequences a
 // guest's firmware and kernel really issue, and the exact claims that follow.
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <thread>
@@ -322,6 +323,43 @@ TEST(DaemonSim, TeardownReleasesEverythingInReverseOrder) {
   EXPECT_EQ(hv.bound_ports(), 0u);
   EXPECT_FALSE(hv.route_pcidev(kSbdf0005).has_value());
   EXPECT_TRUE(hv.mmio_ranges(id).empty());
+}
+
+// docs/spec.md §7's teardown order with a request in flight: claims, then
+// disable (Xen routes nothing more to us), then the drain answers the vCPU
+// (its notify needs the port still bound), then unbind, unmap, destroy.
+TEST(DaemonSim, TeardownDisablesThenDrainsThenUnbindsUnmapsDestroys) {
+  sim::SimHypervisor hv(with_vcpus(1));
+  auto started = app::Daemon::start(hv, {kSbdf0005, device::stub_factory(device::StubConfig{})});
+  ASSERT_TRUE(started.ok()) << started.error().describe();
+  std::unique_ptr<app::Daemon> daemon = std::move(*started);
+  const hv::ServerId id = daemon->server_id();
+
+  // No event loop runs: the vCPU's config read waits in its slot until the
+  // teardown's drain answers it.
+  uint32_t vendor = 0;
+  std::thread vcpu(
+      [&] { vendor = sim::SimGuest(hv, 0).config_read(kSbdf0005, pci::kVendorId, 2); });
+  pollfd pfd{daemon->server().fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 2000), 1) << "the request never reached the server";
+
+  hv.record_transport(true);
+  hv.clear_calls();
+  daemon.reset();
+  vcpu.join();
+
+  EXPECT_EQ(vendor, 0x1af4u) << "the request in flight got its real answer";
+  EXPECT_TRUE(hv.violations().empty()) << hv.violations().front();
+  std::vector<SimCallKind> kinds;
+  for (const auto& c : hv.calls()) {
+    kinds.push_back(c.kind);
+    EXPECT_EQ(c.server, id) << c.to_string();
+    EXPECT_EQ(c.error, 0) << c.to_string();
+  }
+  using K = SimCallKind;
+  EXPECT_EQ(kinds, (std::vector<K>{K::kUnmapPcidev, K::kDisableServer, K::kNotify, K::kUnbindPort,
+                                   K::kUnmapPage, K::kDestroyServer}))
+      << describe(hv.calls());
 }
 
 // SIGTERM during a request storm: see lifecycle_test.cpp, which drives the

@@ -1,6 +1,6 @@
-// Work a guest can trigger at will is bounded: a guest toggling decoding in
-// a tight loop, or one whose MSI injections fail, costs Dom0 a bounded
-// number of log lines and XenStore writes. Each test fails without its limit
+// Work a guest can trigger at will is bounded: a guest toggling decoding or
+// its command queue in a tight loop, or one whose MSI injections fail, costs
+// Dom0 a bounded number of log lines and XenStore writes. Each test fails without its limit
 // (thousands of lines or writes instead of a few).
 #include <gtest/gtest.h>
 
@@ -11,8 +11,11 @@
 #include "../support/served_daemon.h"
 #include "vgpu/app/backend_state.h"
 #include "vgpu/device/registers.h"
+#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/pci/regs.h"
+#include "vgpu/queue/protocol.h"
 #include "vgpu/sim/sim_guest.h"
+#include "vgpu/sim/sim_queue_driver.h"
 
 namespace vgpu {
 namespace {
@@ -80,6 +83,34 @@ TEST_F(GuestFlood, DecodeTogglingIsRateLimitedInTheLogAndCoalescedInXenStore) {
   EXPECT_LE(log.count("BAR0"), kBarLinesPerWindow * windows + 1);
   EXPECT_EQ(daemon.stop(), app::kExitOk);
   EXPECT_EQ(log.count("BAR placement lines: "), 1u) << "the summary says how many were dropped";
+}
+
+TEST_F(GuestFlood, QueueEnableTogglingIsCoalescedInXenStore) {
+  ASSERT_TRUE(daemon.wait_connected());
+  guest.hvmloader_scan();
+  ASSERT_TRUE(guest.linux_probe(kSbdf).msi_enabled);
+  sim::GuestBar0Port port{guest, kSbdf};
+  sim::SimQueueDriver driver{hv.memory(), port};
+  const unsigned writes_before = daemon.changes_of(device::kQueueStatusKey);
+
+  constexpr unsigned kQueueToggles = 500;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (unsigned i = 0; i < kQueueToggles; ++i) {
+    ASSERT_EQ(driver.enable(), queue::kStatusReady);
+    driver.disable();
+  }
+  ASSERT_EQ(driver.enable(), queue::kStatusReady);
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  std::this_thread::sleep_for(app::BackendState::kBarUpdateInterval * 3);
+
+  // 1001 state changes; XenStore sees one write per interval at most, and
+  // the last one is the state the queue is in.
+  const auto intervals = static_cast<unsigned>(elapsed / app::BackendState::kBarUpdateInterval) + 2;
+  const unsigned writes = daemon.changes_of(device::kQueueStatusKey) - writes_before;
+  EXPECT_LE(writes, intervals) << "over " << elapsed.count() / 1'000'000 << " ms";
+  EXPECT_LT(writes, 2 * kQueueToggles);
+  EXPECT_EQ(daemon.backend_key(device::kQueueStatusKey), "ready");
+  EXPECT_EQ(daemon.stop(), app::kExitOk);
 }
 
 TEST_F(GuestFlood, FailingMsiInjectionIsRateLimited) {

@@ -278,6 +278,51 @@ TEST_F(Lifecycle, SecondDaemonForSameDomainAndSbdfRefusesWithExitTwo) {
   EXPECT_EQ(first.get(), app::kExitOk);
 }
 
+// A run directory others may write to, or a pid file name that is a
+// symlink, is bad input: exit 2, one line, and nothing created in Xen.
+TEST_F(Lifecycle, UntrustedRunDirOrPidFileIsBadInputWithNothingLeftBehind) {
+  // serve() on its own thread: a daemon that wrongly accepts starts serving,
+  // and is then stopped (as the guest going away) so that the test fails
+  // rather than hangs.
+  auto refused = [this](std::string* err) {
+    sim::SimHypervisor hv(config(1));
+    xenstore::FakeStore store;
+    ::testing::internal::CaptureStderr();
+    auto rc = std::async(std::launch::async, [&] {
+      return app::serve(hv, store, options_, app::stub_device(options_));
+    });
+    if (rc.wait_for(2s) != std::future_status::ready) {
+      hv.destroy_domain();
+      store.fire_special("@releaseDomain");
+    }
+    const int code = rc.get();
+    *err = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(hv.calls().empty()) << "no ioreq server was created";
+    EXPECT_TRUE(nothing_left_in(store));
+    return code;
+  };
+  std::filesystem::create_directories(run_dir_);
+  std::filesystem::permissions(run_dir_, std::filesystem::perms(0777));
+  std::string err;
+  EXPECT_EQ(refused(&err), app::kExitUsage);
+  EXPECT_EQ(err.rfind("vgpu-ioreqd: run directory " + run_dir_.string() +
+                          " is writable by others (mode 0777)",
+                      0),
+            0u)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+  EXPECT_TRUE(std::filesystem::is_empty(run_dir_));
+
+  std::filesystem::permissions(run_dir_, std::filesystem::perms(0755));
+  options_.pid_file = (run_dir_ / "7.pid").string();
+  std::filesystem::create_symlink("/nonexistent-target", options_.pid_file);
+  EXPECT_EQ(refused(&err), app::kExitUsage);
+  EXPECT_NE(err.find("pid file " + options_.pid_file + " is a symbolic link; refusing"),
+            std::string::npos)
+      << err;
+  EXPECT_TRUE(std::filesystem::is_symlink(options_.pid_file));
+}
+
 struct BadDomainCase {
   const char* name;
   bool exists;

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "../support/daemon_thread.h"
-#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/compute/crc32c.h"
+#include "vgpu/device/vgpu_stub.h"
 #include "vgpu/pci/regs.h"
 #include "vgpu/sim/sim_guest.h"
 #include "vgpu/sim/sim_queue_driver.h"

@@ -287,8 +287,8 @@ TEST(DispatcherLogBudget, IsPerDispatcher) {
   vgpu::testing::LogCapture log;
   StrictMock<MockIoHandler> handler;
   FakeGuestMemory memory;
-  Dispatcher flooded{handler, memory};
-  Dispatcher quiet{handler, memory};
+  Dispatcher flooded{handler, memory.dma};
+  Dispatcher quiet{handler, memory.dma};
   for (int i = 0; i < 100; ++i) {
     ioreq_t bad = make_ioreq(IOREQ_TYPE_COPY, IOREQ_READ, kBar, 3);
     flooded.dispatch(bad);

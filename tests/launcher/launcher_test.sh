@@ -12,7 +12,7 @@ case_name=$2
 stubs=$(cd "$(dirname "$0")/stubs" && pwd)
 
 work=$(mktemp -d)
-export STUB_LOG=$work/calls.log STUB_STORE=$work/store
+export STUB_LOG=$work/calls.log STUB_STORE=$work/store STUB_DOMAINS=$work/domains
 export XL=$stubs/xl XENSTORE_READ=$stubs/xenstore-read XENSTORE_WRITE=$stubs/xenstore-write
 export VGPU_IOREQD=$stubs/vgpu-ioreqd VGPU_RUN_DIR=$work/run VGPU_LOG_DIR=$work/log
 export VGPU_POLL_INTERVAL=0.05 VGPU_STOP_TIMEOUT=2
@@ -66,6 +66,10 @@ alive() {
 daemon_pid() { cat "$work/run/7.pid" 2>/dev/null; }
 
 config=$work/guest.cfg
+# A setting that runs a command if it ever reaches bash arithmetic unchecked
+# (a set array, so that `set -u` does not stop it first), worth 1.
+# shellcheck disable=SC2016 # it must reach the scripts unexpanded
+readonly EVIL='PPID[$(touch '"$work"'/pwned)]*0+1'
 printf 'type = "hvm"\nname = "guest1"   # the name\nmemory = 512\n' >"$config"
 
 run_xl_create() {
@@ -78,10 +82,11 @@ case_xl_create_happy_path() {
   run_xl_create --timeout 5 "$config" -- --log-level debug
   check "exit 0" [ "$rc" -eq 0 ]
   check "prints the domid" [ "$out" = 7 ]
-  check "create -p, domid by name, daemon, unpause in order" \
-    in_order "xl create -p $config" "xl domid guest1" \
-    "daemon --domid 7 --sbdf 00:05.0 --pid-file $work/run/7.pid --log-file $work/log/vgpu-ioreqd-7.log --log-level debug" \
+  check "name free, create -p, daemon, unpause in order" \
+    in_order "xl domid guest1" "xl create -p $config" \
+    "daemon --domid 7 --sbdf 00:05.0 --pid-file $work/run/7.pid --log-file $work/log/vgpu-ioreqd-7.log --run-dir $work/run --log-level debug" \
     "xenstore-write $BACKEND/hotplug-status connected" "xl unpause 7"
+  check "domid looked up by name after create" [ "$(grep -c "^xl domid guest1$" "$STUB_LOG")" -eq 2 ]
   check "hotplug-status connected" store_is "$BACKEND/hotplug-status" connected
   check "no destroy" not_logged "xl destroy"
   check "daemon keeps running" alive "$(daemon_pid)"
@@ -113,6 +118,60 @@ case_xl_create_create_fails() {
   check "nothing to destroy" not_logged "xl destroy"
 }
 
+# name= is "web#1", and another guest is called "web": the '#' is inside the
+# string, not a comment, and the other guest must never be touched.
+case_xl_create_name_with_hash() {
+  echo "3 web" >"$STUB_DOMAINS"
+  printf 'type = "hvm"\nname = "web#1"   # was "web"\nmemory = 512\n' >"$config"
+  STUB_NEW_NAME='web#1' run_xl_create --timeout 5 "$config"
+  check "exit 0" [ "$rc" -eq 0 ]
+  check "prints the new guest's domid" [ "$out" = 7 ]
+  check "looks up the exact name" logged "xl domid web#1"
+  check "daemon for the new guest" logged "daemon --domid 7 "
+  check "no daemon for the other guest" not_logged "daemon --domid 3 "
+  check "other guest not unpaused" not_logged "xl unpause 3"
+  kill -TERM "$(daemon_pid)" 2>/dev/null
+
+  : >"$STUB_LOG"
+  echo "3 web" >"$STUB_DOMAINS"
+  STUB_NEW_NAME='web#1' STUB_DAEMON_MODE=exit-early run_xl_create --timeout 5 "$config"
+  check "failure: exit 1" [ "$rc" -eq 1 ]
+  check "failure: destroys the guest it created" logged "xl destroy 7"
+  check "failure: never destroys the other guest" not_logged "xl destroy 3"
+  check "failure: the other guest is still there" grep -qx "3 web" "$STUB_DOMAINS"
+}
+
+# A name this script cannot be sure of is refused before anything is created.
+case_xl_create_name_refused() {
+  local cfg
+  for cfg in 'memory = 512; name = "x"' 'name = "a\"b"' 'name = web' 'memory = 512' \
+    $'name = "a"\nname = "b"'; do
+    printf '%s\n' "$cfg" >"$config"
+    run_xl_create --timeout 5 "$config"
+    check "[$cfg] exit 2" [ "$rc" -eq 2 ]
+    check "[$cfg] says why" contains "$err" "cannot tell the guest's name"
+  done
+  printf 'name = "guest1"\n' >"$config"
+  echo "4 guest1" >"$STUB_DOMAINS"
+  run_xl_create --timeout 5 "$config"
+  check "name taken: exit 2" [ "$rc" -eq 2 ]
+  check "name taken: says so" contains "$err" "a domain named 'guest1' already exists (domid 4)"
+  check "xl create never called" not_logged "xl create"
+}
+
+# Bash arithmetic evaluates a variable's text: `a[$(cmd)]` would run cmd.
+case_xl_create_rejects_bad_stop_timeout() {
+  local v
+  for v in "$EVIL" 0 1e3 0x10 601 ' 5'; do
+    : >"$STUB_LOG"
+    STUB_DAEMON_MODE=hang VGPU_STOP_TIMEOUT=$v run_xl_create --timeout 1 "$config"
+    check "[$v] exit 2" [ "$rc" -eq 2 ]
+    check "[$v] names the setting" contains "$err" "VGPU_STOP_TIMEOUT must be a whole number"
+    check "[$v] xl never called" not_logged "xl "
+  done
+  check "nothing was executed" [ ! -e "$work/pwned" ]
+}
+
 case_xl_create_usage() {
   run_xl_create --timeout 5
   check "no config: exit 2" [ "$rc" -eq 2 ]
@@ -139,7 +198,7 @@ case_hotplug_add_remove() {
   run_hotplug add
   check "add: exit 0" [ "$rc" -eq 0 ]
   check "add: domid and sbdf from XENBUS_PATH" \
-    logged "daemon --domid 7 --sbdf 00:05.0 --pid-file $work/run/7.pid --log-file $work/log/vgpu-ioreqd-7.log"
+    logged "daemon --domid 7 --sbdf 00:05.0 --pid-file $work/run/7.pid --log-file $work/log/vgpu-ioreqd-7.log --run-dir $work/run"
   check "add: hotplug-status connected" store_is "$BACKEND/hotplug-status" connected
   local pid
   pid=$(daemon_pid)
@@ -174,7 +233,8 @@ case_hotplug_add_timeout() {
 case_hotplug_remove_escalates_to_sigkill() {
   prepare_backend
   export STUB_DAEMON_MODE=ignore-term
-  XENBUS_PATH=$BACKEND setsid "$VGPU_IOREQD" --domid 7 --pid-file "$work/run/7.pid" &
+  XENBUS_PATH=$BACKEND setsid "$VGPU_IOREQD" --domid 7 --sbdf 00:05.0 --run-dir "$work/run" \
+    --pid-file "$work/run/7.pid" &
   local pid=$!
   sleep 0.2
   VGPU_STOP_TIMEOUT=1 run_hotplug remove
@@ -182,6 +242,46 @@ case_hotplug_remove_escalates_to_sigkill() {
   check "says it used SIGKILL" contains "$err" "SIGKILL"
   wait "$pid" 2>/dev/null
   check "daemon gone" not alive "$pid"
+}
+
+# The daemon died long ago and its pid now belongs to another process; the
+# pid file and the (unlocked) lock file still name it. remove must leave that
+# process alone: only a held instance lock proves the daemon lives.
+case_hotplug_remove_spares_reused_pid() {
+  prepare_backend
+  sleep 30 &
+  local bystander=$!
+  echo "$bystander" >"$work/run/7.pid"
+  echo "$bystander" >"$work/run/dom7-0000-00-05.0.lock"
+  run_hotplug remove
+  check "exit 0" [ "$rc" -eq 0 ]
+  sleep 0.1
+  check "the bystander was not signalled" alive "$bystander"
+  check "stale pid file removed" [ ! -e "$work/run/7.pid" ]
+  kill -KILL "$bystander" 2>/dev/null
+  wait "$bystander" 2>/dev/null
+}
+
+# Bash arithmetic evaluates a variable's text: `a[$(cmd)]` would run cmd.
+case_hotplug_rejects_bad_timeouts() {
+  local v
+  prepare_backend
+  for v in "$EVIL" 0 1e3 0x10 3601 ' 5'; do
+    VGPU_TIMEOUT=$v STUB_DAEMON_MODE=hang run_hotplug add
+    check "add [$v]: exit 1" [ "$rc" -eq 1 ]
+    check "add [$v]: names the setting" contains "$err" "VGPU_TIMEOUT must be a whole number"
+    check "add [$v]: hotplug-status error" store_is "$BACKEND/hotplug-status" error
+  done
+  check "add: no daemon started" not_logged "daemon "
+  run_hotplug add
+  check "add with good settings: exit 0" [ "$rc" -eq 0 ]
+  local pid
+  pid=$(daemon_pid)
+  VGPU_STOP_TIMEOUT=$EVIL run_hotplug remove
+  check "remove: exit 1" [ "$rc" -eq 1 ]
+  check "remove: names the setting" contains "$err" "VGPU_STOP_TIMEOUT must be a whole number"
+  check "remove: daemon left alone" alive "$pid"
+  check "nothing was executed" [ ! -e "$work/pwned" ]
 }
 
 case_hotplug_usage() {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "vgpu/xenstore/fake_store.h"
 
@@ -32,6 +34,7 @@ BackendInfo info() {
   i.domid = kDomid;
   i.sbdf = pci::Sbdf{0, 0, 5, 0};
   i.identity = stub_like_identity();
+  i.device_keys = {{"queue", "disabled"}, {"mem-limit", "268435456"}};
   i.pid = 4242;
   return i;
 }
@@ -163,10 +166,13 @@ TEST_F(BackendPublisherTest, WatcherSeesAllKeysOnFirstEvent) {
   EXPECT_EQ(store.list(kBackend).value().size(), 14U);
 }
 
-TEST_F(BackendPublisherTest, QueueStateIsWrittenAsTheSpecNamesIt) {
+// The device's own status keys are published with the rest and updated
+// through the same path as the daemon's.
+TEST_F(BackendPublisherTest, DeviceStatusKeysArePublishedThenUpdatable) {
   BackendPublisher pub(store, info());
   ASSERT_TRUE(pub.publish());
-  ASSERT_TRUE(pub.set_queue("ready"));
+  EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "disabled");
+  ASSERT_TRUE(pub.set_key("queue", "ready"));
   EXPECT_EQ(get(store, std::string(kBackend) + "/queue"), "ready");
 }
 
@@ -276,6 +282,37 @@ TEST_F(BackendPublisherTest, TeardownAfterGuestDestroyedSucceeds) {
   EXPECT_TRUE(pub.teardown());
   EXPECT_FALSE(store.read("/local/domain/0/backend/vgpu").ok());
   EXPECT_FALSE(store.read("/local/domain/7").ok());  // not resurrected
+}
+
+// A guest rewriting its own frontend nodes can make every transaction
+// conflict; teardown must still remove what it published, node by node.
+TEST_F(BackendPublisherTest, TeardownLeavesNoGuestNodesWhenEveryTransactionConflicts) {
+  const auto before = store.paths();
+  BackendPublisher pub(store, info());
+  ASSERT_TRUE(pub.publish());
+  ASSERT_TRUE(pub.set_state(XenbusState::kConnected));
+  store.fail_next_commits(1 << 20);
+  EXPECT_TRUE(pub.teardown());
+  EXPECT_FALSE(pub.published());
+  std::vector<std::string> left;
+  for (const auto& p : store.paths())
+    if (std::find(before.begin(), before.end(), p) == before.end()) left.push_back(p);
+  // Only the shared, now empty, type directory may stay: removing it
+  // without a transaction could race with another guest's publish.
+  EXPECT_TRUE(left.empty() || left == std::vector<std::string>{"/local/domain/0/backend/vgpu"})
+      << left.front();
+  EXPECT_TRUE(children(store, "/local/domain/0/backend/vgpu").empty());
+  EXPECT_FALSE(store.read("/local/domain/7/device/vgpu").ok());
+}
+
+TEST_F(BackendPublisherTest, NodeByNodeTeardownKeepsOtherGuestsBackends) {
+  ASSERT_TRUE(store.write("/local/domain/0/backend/vgpu/9/0/state", "4"));
+  BackendPublisher pub(store, info());
+  ASSERT_TRUE(pub.publish());
+  store.fail_next_commits(1 << 20);
+  EXPECT_TRUE(pub.teardown());
+  EXPECT_EQ(get(store, "/local/domain/0/backend/vgpu/9/0/state"), "4");
+  EXPECT_FALSE(store.read("/local/domain/0/backend/vgpu/7").ok());
 }
 
 TEST_F(BackendPublisherTest, DestructorTearsDown) {

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <thread>
+
+#include "vgpu/xenstore/transaction_retry.h"
 
 namespace vgpu::xenstore {
 namespace {
@@ -162,8 +165,45 @@ TEST(FakeStore, ConcurrentWriteDuringTransactionCausesRetry) {
 TEST(FakeStore, GivesUpAfterBoundedConflicts) {
   FakeStore s;
   s.fail_next_commits(kMaxTransactionAttempts);
+  const auto t0 = std::chrono::steady_clock::now();
   Status st = s.transact([](StoreOps& ops) { return ops.write("/t", "x"); });
+  const auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(st.error().code, EAGAIN);
+  // The pauses are bounded too: the daemon's thread waits well under 0.3 s.
+  EXPECT_LT(took, std::chrono::milliseconds(300));
+}
+
+// A retry right after a conflict meets the same writer again: each retry
+// pauses, at least half of 250 us doubled per retry (docs/hardening.md).
+TEST(FakeStore, ConflictsBackOffExponentiallyBeforeRetrying) {
+  FakeStore s;
+  s.fail_next_commits(6);
+  int runs = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(s.transact([&](StoreOps& ops) {
+    ++runs;
+    return ops.write("/t", "x");
+  }));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(runs, 7);
+  // (125 + 250 + 500 + 1000 + 2000 + 4000) us at the least.
+  EXPECT_GE(took, std::chrono::microseconds(7875));
+  EXPECT_LT(took, std::chrono::seconds(1));
+}
+
+TEST(TransactionRetry, DelayDoublesWithJitterUpToTheCap) {
+  using std::chrono::microseconds;
+  for (int retry = 1; retry <= 40; ++retry) {
+    const int64_t full = std::min<int64_t>(int64_t{250} << std::min(retry - 1, 20), 20000);
+    for (uint32_t random : {0u, 1u, 77u, 123456789u, 0xffffffffu}) {
+      const microseconds d = backoff_delay(retry, random);
+      EXPECT_GE(d.count(), full / 2) << "retry " << retry << " random " << random;
+      EXPECT_LE(d.count(), full) << "retry " << retry << " random " << random;
+    }
+  }
+  EXPECT_NE(backoff_delay(5, 1), backoff_delay(5, 2)) << "jitter: two daemons do not pause in step";
+  EXPECT_EQ(backoff_delay(1, 0), microseconds(125));
+  EXPECT_EQ(backoff_delay(30, 0), microseconds(10000));
 }
 
 // The fake plays xenstored, another process: a test thread fires watches

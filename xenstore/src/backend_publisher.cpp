@@ -187,9 +187,46 @@ Status BackendPublisher::teardown() {
       spdlog::warn("XenStore: could not set state {}: {}", to_string(s), st.error().describe());
     }
   }
-  if (auto st = store_.transact([&](StoreOps& ops) { return remove_all(ops); }); !st) return st;
+  Status removed = store_.transact([&](StoreOps& ops) { return remove_all(ops); });
+  if (!removed && removed.error().code == EAGAIN) removed = remove_without_transaction();
+  if (!removed) return removed;
   published_ = false;
   spdlog::info("XenStore: removed {} and {}", paths_.backend, paths_.frontend);
+  return ok_status();
+}
+
+// Every transaction conflicted: a guest rewriting its own frontend nodes in
+// a loop can make that happen at will, and must not make us leave nodes
+// behind. Each remove is atomic by itself; what is lost is only that others
+// may see the backend gone before the frontend. The per-guest parents are
+// ours alone. The shared backend type directory, where other guests'
+// daemons publish, is removed only by a transaction that proves it empty:
+// a separate list and remove could race with a new guest's publish.
+Status BackendPublisher::remove_without_transaction() {
+  spdlog::warn("XenStore: transactions keep conflicting; removing {} and {} node by node",
+               paths_.backend, paths_.frontend);
+  if (auto st = store_.remove(paths_.backend); !st) return st;
+  if (auto st = store_.remove(paths_.frontend); !st) return st;
+  for (const std::string& dir : {paths_.backend_domain_dir, paths_.frontend_type_dir}) {
+    if (std::find(created_parents_.begin(), created_parents_.end(), dir) == created_parents_.end())
+      continue;
+    auto children = store_.list(dir);
+    if (!children && children.error().code != ENOENT) return children.error();
+    if (children && children->empty()) {
+      if (auto st = store_.remove(dir); !st) return st;
+    }
+  }
+  if (std::find(created_parents_.begin(), created_parents_.end(), paths_.backend_type_dir) !=
+      created_parents_.end()) {
+    Status st = store_.transact([&](StoreOps& ops) -> Status {
+      auto children = ops.list(paths_.backend_type_dir);
+      if (!children) return children.error().code == ENOENT ? ok_status() : children.error();
+      return children->empty() ? ops.remove(paths_.backend_type_dir) : ok_status();
+    });
+    if (!st)
+      spdlog::warn("XenStore: left the empty {}: {}", paths_.backend_type_dir,
+                   st.error().describe());
+  }
   return ok_status();
 }
 

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <optional>
 
+#include "vgpu/xenstore/transaction_retry.h"
+
 namespace vgpu::xenstore {
 
 namespace {
@@ -173,7 +175,7 @@ Status FakeStore::edit_live(const std::function<Status(StoreOps&)>& op) {
 // playing another writer does), and a change by anyone between snapshot
 // and commit is a conflict, exactly as xenstored's EAGAIN.
 Status FakeStore::transact(const std::function<Status(StoreOps&)>& body) {
-  for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
+  return retry_transaction([&]() -> std::optional<Status> {
     uint64_t started_at = 0;
     Tree copy;
     {
@@ -184,12 +186,10 @@ Status FakeStore::transact(const std::function<Status(StoreOps&)>& body) {
     TreeEditor editor(copy);
     if (auto st = body(editor); !st) return st;
     auto notice = try_commit(std::move(copy), started_at, editor.changed, editor.removed);
-    if (!notice) continue;
+    if (!notice) return std::nullopt;
     deliver(*notice);
     return ok_status();
-  }
-  return Error{EAGAIN, "XenStore transaction still conflicting after " +
-                           std::to_string(kMaxTransactionAttempts) + " attempts"};
+  });
 }
 
 std::optional<FakeStore::Notice> FakeStore::try_commit(Tree&& copy, uint64_t started_at,

@@ -11,6 +11,8 @@ extern "C" {
 #include <memory>
 #include <vector>
 
+#include "vgpu/xenstore/transaction_retry.h"
+
 namespace vgpu::xenstore {
 
 namespace {
@@ -123,7 +125,7 @@ class XsStore final : public Store {
 };
 
 Status XsStore::transact(const std::function<Status(StoreOps&)>& body) {
-  for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
+  return retry_transaction([&]() -> std::optional<Status> {
     xs_transaction_t t = xs_transaction_start(h_);
     if (t == XBT_NULL) return errno_error("XenStore transaction start");
     XsOps ops(h_, t);
@@ -133,9 +135,8 @@ Status XsStore::transact(const std::function<Status(StoreOps&)>& body) {
     }
     if (xs_transaction_end(h_, t, false)) return ok_status();
     if (errno != EAGAIN) return errno_error("XenStore transaction commit");
-  }
-  return Error{EAGAIN, "XenStore transaction still conflicting after " +
-                           std::to_string(kMaxTransactionAttempts) + " attempts"};
+    return std::nullopt;
+  });
 }
 
 Result<std::optional<WatchEvent>> XsStore::read_watch() {

@@ -4,9 +4,9 @@
 // created, page mapped, enabled, every vCPU's event channel bound, SBDF
 // claimed (docs/spec.md §4: "Connected"). run() then serves requests until
 // asked to stop. The destructor releases the claims first (so nothing new
-// is routed to us), answers requests in flight (a vCPU left waiting would
-// block until the server is destroyed), then unbinds, disables, unmaps and
-// destroys the server.
+// is routed to us), disables the server, answers requests in flight (a vCPU
+// left waiting would block until the server is destroyed), then unbinds the
+// event channels, unmaps the page and destroys the server (docs/spec.md §7).
 //
 // Thread-compatible, except request_stop(), which any thread may call.
 #pragma once

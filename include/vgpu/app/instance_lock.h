@@ -19,6 +19,9 @@ class InstanceLock {
   // Creates `run_dir` if needed and locks "<run_dir>/dom<domid>-<SSSS>-<BB>-<DD>.<F>.lock",
   // writing our pid into it. If another process (or another open of the same
   // file in this one) holds it, fails with EBUSY naming the holder's pid.
+  // Refuses (EPERM, ELOOP) a run directory or lock file others could have
+  // planted (run_dir.h): a symlink, a directory not root's or ours or
+  // writable by others, a lock file not a plain single-link file of ours.
   static Result<InstanceLock> acquire(const std::string& run_dir, uint16_t domid,
                                       const pci::Sbdf& sbdf);
 

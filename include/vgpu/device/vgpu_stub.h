@@ -24,7 +24,7 @@ namespace vgpu::device {
 // What an administrator may choose on the command line (docs/spec.md §5).
 struct StubConfig {
   uint64_t bar0_size = 4096;
-  uint32_t class_code = 0x120000;               // processing accelerator
+  uint32_t class_code = 0x120000;                // processing accelerator
   uint64_t mem_limit = queue::kDefaultMemLimit;  // MEM_TOTAL: device memory per guest
 };
 

@@ -2,9 +2,14 @@
 //
 // start() acquires in the order Xen requires: create the server,
 // map its ioreq page, enable it, and only then read each slot's vp_eport and
-// bind one event channel per vCPU (Xen writes vp_eport only on enable). The destructor releases in
-// the reverse order. Claims (SBDF, MMIO) are not held here: whoever owns the
-// device claims them on id() once start() has succeeded.
+// bind one event channel per vCPU (Xen writes vp_eport only on enable).
+// Teardown is not the plain reverse (docs/spec.md §7): stop() disables the
+// server first, so Xen sends it nothing new, then answers what vCPUs already
+// put in their slots while the event channels still reach them; only then
+// does the destructor unbind the channels, unmap the page and destroy the
+// server. Claims (SBDF, MMIO) are not held here: whoever owns the device
+// claims them on id() once start() has succeeded, and releases them before
+// stop().
 //
 // Thread-compatible: used from the event-loop thread only.
 #pragma once
@@ -46,6 +51,10 @@ class IoreqServer {
   // (teardown). Returns how many were served.
   unsigned drain();
 
+  // Teardown's first half: disables the server, then drains it. Returns how
+  // many requests it answered. The destructor calls it if nobody did.
+  unsigned stop();
+
   const ServerStats& stats() const { return stats_; }
   // The last requests of each slot and our answers (always recorded).
   const TraceRing& trace() const { return trace_; }
@@ -73,7 +82,8 @@ class IoreqServer {
   TraceRing trace_{0};  // sized for vcpus_ by acquire()
   bool domain_gone_ = false;
 
-  // Release actions, in acquisition order; destroyed in reverse.
+  // Release actions, in acquisition order; destroyed in reverse (enabled_
+  // normally released early, by stop()).
   ScopedRelease server_;
   ScopedRelease page_mapping_;
   ScopedRelease enabled_;

@@ -57,6 +57,11 @@ enum class SimCallKind : uint8_t {
   kMapMmio,
   kUnmapMmio,
   kInjectMsi,
+  // The transport, logged only while record_transport(true): for tests of
+  // the order of teardown (docs/spec.md §7).
+  kNotify,      // an answer's event (server: the vCPU's server)
+  kUnbindPort,  // an event channel unbound by the daemon
+  kUnmapPage,   // an ioreq page unmapped by the daemon
 };
 const char* to_string(SimCallKind kind);
 
@@ -134,6 +139,9 @@ class SimHypervisor final : public hv::Hypervisor {
   // ---- inspection (thread-safe) ----
   std::vector<SimCall> calls() const;
   void clear_calls();
+  // Also log kNotify, kUnbindPort and kUnmapPage in calls() from now on
+  // (off by default: serving notifies once per request).
+  void record_transport(bool on);
   // Protocol violations: "domain crashed: ..." and "vCPU N hung: ...".
   std::vector<std::string> violations() const;
   void clear_violations();
@@ -238,6 +246,9 @@ class SimHypervisor final : public hv::Hypervisor {
   bool exists_ = true;
   bool dying_ = false;
   int msi_error_ = 0;
+  bool record_transport_ = false;
+  // Logs a transport call if record_transport is on.
+  void record_transport_locked(SimCallKind kind, hv::ServerId server);
   bool abnormal_shutdown_ = false;
   bool suspended_ = false;
   std::atomic<bool> crashed_{false};

@@ -65,7 +65,9 @@ class BackendPublisher {
   Status set_key(std::string_view key, std::string_view value);
 
   // Closing, Closed, then removes both directories and the parents publish()
-  // created if they are now empty. Idempotent; a no-op before publish().
+  // created if they are now empty, in one transaction; if transactions keep
+  // conflicting, node by node instead (only the shared backend type
+  // directory may then stay, empty). Idempotent; a no-op before publish().
   Status teardown();
 
   bool published() const { return published_; }
@@ -78,6 +80,7 @@ class BackendPublisher {
   // (ENOENT): a plain write would silently recreate it.
   Status update_backend_key(std::string_view key, std::string_view value);
   Status remove_all(StoreOps& ops);
+  Status remove_without_transaction();
 
   Store& store_;
   BackendInfo info_;

@@ -64,17 +64,19 @@ class StoreOps {
   virtual Status set_permissions(const std::string& path, const Permissions& perms) = 0;
 };
 
-// Bound on transaction retries: a conflict each time means something is
+// Bound on transaction attempts: a conflict each time means something is
 // rewriting the same nodes in a loop, and giving up beats spinning forever.
-inline constexpr int kMaxTransactionAttempts = 32;
+// Retries pause with a growing, jittered backoff (transaction_retry.h).
+inline constexpr int kMaxTransactionAttempts = 16;
 
 class Store : public StoreOps {
  public:
   // Runs `body` against a transaction and commits it, so that every change
   // it makes appears to others at once. When the commit reports a conflict
-  // (EAGAIN) the body runs again on a fresh transaction, so it must not
-  // keep side effects outside the ops it is given between attempts. An
-  // Error from the body abandons the transaction and is returned.
+  // (EAGAIN) the body runs again on a fresh transaction, after a short
+  // randomised pause, so it must not keep side effects outside the ops it is
+  // given between attempts. An Error from the body abandons the transaction
+  // and is returned; so is EAGAIN after kMaxTransactionAttempts conflicts.
   virtual Status transact(const std::function<Status(StoreOps&)>& body) = 0;
 
   // Registers a watch on `path` and everything below it. As with xenstored,
