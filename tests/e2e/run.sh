@@ -13,7 +13,7 @@
 #                  launcher is missing or the daemon has no XenStore backend
 #   --daemon PATH        use this vgpu-ioreqd instead of building one
 #   --vcpus "1 2"        guest runs, one per vCPU count (default "1 2")
-#   --qemu-timeout SEC   hard limit on the QEMU run (default 720)
+#   --qemu-timeout SEC   hard limit on the QEMU run (default 1500)
 #   --tcg-thread single|multi
 #                        QEMU's TCG threading (default multi; single is slower
 #                        and the guest crashes of docs/e2e.md happen there too)
@@ -41,7 +41,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MODE=auto
 DAEMON=
 VCPUS="1 2"
-QEMU_TIMEOUT=720
+QEMU_TIMEOUT=1500
 TCG_THREAD=multi
 QEMU_CPU=qemu64,+svm,+npt
 DOM0_EXTRA=

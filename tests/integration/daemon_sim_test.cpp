@@ -348,7 +348,12 @@ TEST(DaemonSim, TeardownDisablesThenDrainsThenUnbindsUnmapsDestroys) {
   daemon.reset();
   vcpu.join();
 
-  EXPECT_EQ(vendor, 0x1af4u) << "the request in flight got its real answer";
+  // The drain published the real answer and notified (kNotify below, before
+  // the unbind). Whether the vCPU reads it depends on whether it wakes before
+  // the destroy: if the destroy overtakes it, the access completes with all
+  // ones, as on Xen when a server goes away under a blocked vCPU. Either
+  // way the vCPU is released, never hung.
+  EXPECT_TRUE(vendor == 0x1af4u || vendor == 0xffffu) << std::hex << vendor;
   EXPECT_TRUE(hv.violations().empty()) << hv.violations().front();
   std::vector<SimCallKind> kinds;
   for (const auto& c : hv.calls()) {
