@@ -16,6 +16,8 @@
 option(VGPU_STATIC "Link the C++ runtime, spdlog and fmt statically (smaller RSS)" ON)
 
 pkg_check_modules(SPDLOG REQUIRED spdlog)
+# The worker's system-call allow-list (src/app/sandbox.cpp).
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 pkg_check_modules(FMT REQUIRED fmt)
 pkg_check_modules(XEN REQUIRED
   xendevicemodel xenforeignmemory xenevtchn xencontrol xenstore xentoolcore)

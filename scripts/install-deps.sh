@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libxen-dev libspdlog-dev libfmt-dev libcli11-dev libisal-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libseccomp-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-format shellcheck
   clang libclang-rt-14-dev valgrind
   debhelper dh-dkms dpkg-dev lintian

@@ -152,6 +152,9 @@ void add_daemon_options(CLI::App& app, Options& opts) {
   app.add_option("--pid-file", opts.pid_file, "Write the daemon's pid here");
   app.add_option("--run-dir", opts.run_dir, "Directory for the per-device lock files")
       ->capture_default_str();
+  app.add_option("--user", opts.user,
+                 "User (name or uid) the process serving the guest runs as "
+                 "(default: vgpu-ioreqd if it exists, else nobody)");
 }
 
 void add_extra_options(CLI::App& app, std::span<const ExtraOption> extra) {

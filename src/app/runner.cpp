@@ -106,10 +106,20 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const De
     }
     return Status{};
   });
+  bool suspended = false;
   d.loop().add((*watch)->fd(), [&] {
     auto gone = (*watch)->domain_gone();
     if (!gone) return Status(gone.error());
-    if (*gone) {
+    if (!*gone) {
+      // @releaseDomain fires for a suspend as well (xl save, a checkpoint):
+      // the guest is paused, not gone, and will use the device again.
+      const auto info = hv.domain_info();
+      const bool now = info && info->suspended;
+      if (now && !suspended)
+        spdlog::info("domain {} suspended (save or checkpoint); the device stays", o.domid);
+      if (!now && suspended) spdlog::info("domain {} resumed", o.domid);
+      suspended = now;
+    } else {
       if (auto info = hv.domain_info(); info && info->abnormal_shutdown)
         d.dump_trace("the guest shut down abnormally: a crash, or a reboot such as a triple fault");
       spdlog::info("domain {} is gone, shutting down", o.domid);

@@ -100,7 +100,7 @@ void SimHypervisor::violation_locked(std::string text) {
 Result<hv::DomainInfo> SimHypervisor::domain_info() {
   std::lock_guard lock(mutex_);
   if (!exists_) return hv::DomainInfo{};
-  return hv::DomainInfo{true, config_.hvm, dying_, abnormal_shutdown_};
+  return hv::DomainInfo{true, config_.hvm, dying_, abnormal_shutdown_, suspended_};
 }
 
 Result<unsigned> SimHypervisor::vcpu_count() {
@@ -313,6 +313,16 @@ void SimHypervisor::destroy_domain() {
 void SimHypervisor::set_dying(bool dying) {
   std::lock_guard lock(mutex_);
   dying_ = dying;
+}
+
+void SimHypervisor::suspend() {
+  std::lock_guard lock(mutex_);
+  suspended_ = true;
+}
+
+void SimHypervisor::resume() {
+  std::lock_guard lock(mutex_);
+  suspended_ = false;
 }
 
 void SimHypervisor::shut_down(bool abnormal) {

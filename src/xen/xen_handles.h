@@ -9,6 +9,7 @@ extern "C" {
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
+#include <xentoolcore.h>
 #include <xentoollog.h>
 }
 

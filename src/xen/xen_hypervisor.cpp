@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "domain_state.h"
 #include "evtchn_irq_affinity.h"
 #include "xen_event_channels.h"
 #include "xen_guest_memory.h"
@@ -107,20 +108,52 @@ uint16_t XenHypervisor::domid() const {
   return impl_->domid;
 }
 
-Result<hv::DomainInfo> XenHypervisor::domain_info() {
+namespace {
+
+Result<hv::DomainInfo> query_domain(xc_interface* xch, uint16_t domid) {
   xc_dominfo_t info{};
   // Xen 4.17's call enumerates from `domid` on: it returns the next domain
   // when ours does not exist, so the returned id must be checked.
-  const int n = xc_domain_getinfo(impl_->xch.get(), impl_->domid, 1, &info);
-  if (n < 0) return call_error("xc_domain_getinfo", impl_->domid);
-  hv::DomainInfo out;
-  if (n == 1 && info.domid == impl_->domid) {
-    out.exists = true;
-    out.hvm = info.hvm != 0;
-    out.dying = info.dying != 0 || info.shutdown != 0;
-    out.abnormal_shutdown = info.shutdown != 0 && info.shutdown_reason != SHUTDOWN_poweroff;
-  }
-  return out;
+  const int n = xc_domain_getinfo(xch, domid, 1, &info);
+  if (n < 0) return call_error("xc_domain_getinfo", domid);
+  if (n != 1 || info.domid != domid) return hv::DomainInfo{};
+  return domain_state(info.hvm != 0, info.dying != 0, info.shutdown != 0, info.shutdown_reason);
+}
+
+}  // namespace
+
+Result<hv::DomainInfo> XenHypervisor::domain_info() {
+  if (!impl_->xch) return Error{EPERM, "domain_info: the xenctrl handle was closed (restricted)"};
+  return query_domain(impl_->xch.get(), impl_->domid);
+}
+
+Status XenHypervisor::restrict_to_domain() {
+  // libxenctrl's handle cannot be restricted to one domain: close it.
+  impl_->xch.reset();
+  if (xentoolcore_restrict_all(impl_->domid) < 0)
+    return call_error("xentoolcore_restrict_all", impl_->domid);
+  spdlog::debug("dom {}: Xen handles restricted to this domain", impl_->domid);
+  return ok_status();
+}
+
+struct XenDomainProbe::Impl {
+  uint16_t domid;
+  XenctrlHandle xch;
+};
+
+XenDomainProbe::XenDomainProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+XenDomainProbe::~XenDomainProbe() = default;
+
+Result<std::unique_ptr<XenDomainProbe>> XenDomainProbe::open(uint16_t domid) {
+  if (auto st = check_dev_xen(XenHypervisor::kDefaultDevXen); !st) return st.error();
+  auto xch = open_xenctrl();
+  if (!xch) return xch.error();
+  return std::unique_ptr<XenDomainProbe>(
+      new XenDomainProbe(std::make_unique<Impl>(Impl{domid, std::move(xch).value()})));
+}
+
+Result<hv::DomainInfo> XenDomainProbe::domain_info() {
+  return query_domain(impl_->xch.get(), impl_->domid);
 }
 
 Result<unsigned> XenHypervisor::vcpu_count() {

@@ -134,6 +134,45 @@ TEST_F(Lifecycle, AnAbnormalShutdownLogsTheRequestTraceThenExitsZero) {
   EXPECT_NE(text.find("out=0x1af4"), std::string::npos) << text;
 }
 
+TEST_F(Lifecycle, ASuspendIsAPauseAndTheGuestUsesTheDeviceAfterResuming) {
+  vgpu::testing::LogCapture log;
+  sim::SimHypervisor hv(config(1));
+  xenstore::FakeStore store;
+  auto rc = serve_async(hv, store);
+  ASSERT_TRUE(wait_connected(store));
+  sim::SimGuest guest(hv, 0);
+  guest.hvmloader_scan();
+  guest.bar0_write(kSbdf, 0x10, 4, 41);  // REQUEST_ID
+  guest.bar0_write(kSbdf, 0x00, 4, 1);   // COMMAND = PING
+  EXPECT_EQ(guest.bar0_read(kSbdf, 0x24, 4), 41u);
+  const auto servers = hv.servers();
+
+  hv.suspend();  // xl save -c: shutdown with reason suspend, then a checkpoint
+  store.fire_special("@releaseDomain");  // xenstored reports the shutdown
+  EXPECT_EQ(rc.wait_for(300ms), std::future_status::timeout)
+      << "the daemon took a suspend for death";
+  EXPECT_EQ(*store.read("/local/domain/0/backend/vgpu/7/0/state"), "4");
+  hv.resume();  // the checkpoint is written; the same domain runs on
+  store.fire_special("@releaseDomain");
+  EXPECT_EQ(rc.wait_for(50ms), std::future_status::timeout);
+
+  EXPECT_EQ(hv.servers(), servers) << "the same ioreq server serves on";
+  guest.bar0_write(kSbdf, 0x10, 4, 42);
+  guest.bar0_write(kSbdf, 0x00, 4, 1);
+  EXPECT_EQ(guest.bar0_read(kSbdf, 0x24, 4), 42u) << "PING after the resume";
+  EXPECT_EQ(guest.bar0_read(kSbdf, 0x20, 4), 0x55504756u);
+  hv.destroy_domain();
+  store.fire_special("@releaseDomain");
+  ASSERT_EQ(rc.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  EXPECT_TRUE(hv.violations().empty()) << hv.violations().front();
+  const std::string text = log.text();
+  EXPECT_NE(text.find("domain 7 suspended (save or checkpoint); the device stays"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("domain 7 resumed"), std::string::npos) << text;
+}
+
 TEST_F(Lifecycle, APoweroffLogsNoRequestTrace) {
   vgpu::testing::LogCapture log;
   sim::SimHypervisor hv(config(1));

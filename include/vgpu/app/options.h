@@ -25,6 +25,9 @@ struct Options {
   std::string log_file;               // empty = stderr
   std::string pid_file;               // empty = none
   std::string run_dir = "/run/vgpu-ioreqd";
+  // Whom the serving worker runs as: a user name or a numeric uid; empty
+  // for the dedicated "vgpu-ioreqd" user, or nobody when it does not exist.
+  std::string user;
 };
 
 // A further unsigned option a front end adds, e.g. vgpu-sim's --vcpus.

@@ -37,10 +37,14 @@ struct MmioRange {
 struct DomainInfo {
   bool exists = false;
   bool hvm = false;
-  bool dying = false;  // shutting down or being destroyed
-  // Shut down for any reason but poweroff: a crash, or a reboot (which is how
+  bool dying = false;  // shutting down or being destroyed; not when suspended
+  // Shut down for any reason but poweroff or suspend: a crash, or a reboot (which is how
   // Xen ends a guest's triple fault), or a watchdog.
   bool abnormal_shutdown = false;
+  // Shut down with reason suspend: xl save (the domain is destroyed once
+  // saved) or a checkpoint (xl save -c, xl migrate's last round, Remus),
+  // after which the same domain resumes. Not an end: the device stays.
+  bool suspended = false;
 };
 
 // Event channels to the target domain, with xenevtchn's semantics: one

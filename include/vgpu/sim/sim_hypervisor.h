@@ -174,6 +174,12 @@ class SimHypervisor final : public hv::Hypervisor {
   // abnormal unless the reason was poweroff (a crash; a triple fault, which
   // Xen turns into a reboot).
   void shut_down(bool abnormal);
+  // Shutdown with reason suspend (xl save, or xl save -c for a checkpoint):
+  // domain_info() reports suspended, not dying; the ioreq servers stay, as
+  // in Xen. resume() is the checkpoint's end (xc_domain_resume): the same
+  // domain runs on. The test plays the guest: no access while suspended.
+  void suspend();
+  void resume();
 
  private:
   friend class SimEventChannels;
@@ -244,6 +250,7 @@ class SimHypervisor final : public hv::Hypervisor {
   // Logs a transport call if record_transport is on.
   void record_transport_locked(SimCallKind kind, hv::ServerId server);
   bool abnormal_shutdown_ = false;
+  bool suspended_ = false;
   std::atomic<bool> crashed_{false};
   SimGuestMemory memory_;
   std::mutex guest_config_lock_;

@@ -40,6 +40,12 @@ class XenHypervisor final : public hv::Hypervisor {
   Result<hv::DomainInfo> domain_info() override;
   Result<unsigned> vcpu_count() override;
 
+  // For the deprivileged worker, once the server is up: closes the
+  // libxenctrl handle (it cannot be confined to one domain; domain_info()
+  // fails with EPERM from now on) and confines every other Xen handle of the
+  // process to this domain with xentoolcore_restrict_all(). Irreversible.
+  Status restrict_to_domain();
+
   Result<hv::ServerId> create_ioreq_server() override;
   Status destroy_ioreq_server(hv::ServerId id) override;
   Result<ioreq_t*> map_ioreq_page(hv::ServerId id) override;
@@ -60,6 +66,23 @@ class XenHypervisor final : public hv::Hypervisor {
   struct Impl;  // the Xen handles; defined where Xen's headers are included
   explicit XenHypervisor(std::unique_ptr<Impl> impl);
 
+  std::unique_ptr<Impl> impl_;
+};
+
+// The supervisor's view of the guest: whether it exists, is HVM, is dying
+// or suspended. One libxenctrl handle and nothing else.
+class XenDomainProbe {
+ public:
+  static Result<std::unique_ptr<XenDomainProbe>> open(uint16_t domid);
+  ~XenDomainProbe();
+  XenDomainProbe(const XenDomainProbe&) = delete;
+  XenDomainProbe& operator=(const XenDomainProbe&) = delete;
+
+  Result<hv::DomainInfo> domain_info();
+
+ private:
+  struct Impl;
+  explicit XenDomainProbe(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
