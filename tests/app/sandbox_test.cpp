@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "../support/proc_status.h"
+
 namespace vgpu::app {
 namespace {
 
@@ -49,18 +51,7 @@ int sandboxed(const std::function<int()>& body,
   return status;
 }
 
-std::map<std::string, std::string> proc_status(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::map<std::string, std::string> fields;
-  for (std::string line; std::getline(in, line);) {
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    fields[line.substr(0, colon)] = value;
-  }
-  return fields;
-}
+using testing::proc_status;
 
 TEST(Sandbox, ProcShowsNoRootNoCapabilitiesNoNewPrivsAndAFilter) {
   std::map<std::string, std::string> status;

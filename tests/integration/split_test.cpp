@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "../support/log_capture.h"
+#include "../support/proc_status.h"
 #include "vgpu/device/registers.h"
 #include "vgpu/sim/sim_guest.h"
 #include "vgpu/sim/sim_hypervisor.h"
@@ -58,18 +59,7 @@ std::vector<pid_t> children() {
   return out;
 }
 
-std::map<std::string, std::string> proc_status(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::map<std::string, std::string> fields;
-  for (std::string line; std::getline(in, line);) {
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    fields[line.substr(0, colon)] = value;
-  }
-  return fields;
-}
+using testing::proc_status;
 
 class Split : public ::testing::Test {
  protected:
