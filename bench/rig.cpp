@@ -82,7 +82,8 @@ PathRig::PathRig(bool with_claims) : hv_(sim_config(1)) {
 
 PathRig::~PathRig() = default;
 
-ServingRig::ServingRig(unsigned vcpus) : hv_(sim_config(vcpus)), daemon_(hv_, {kSbdf, {}}) {
+ServingRig::ServingRig(unsigned vcpus)
+    : hv_(sim_config(vcpus)), daemon_(hv_, {kSbdf, device::stub_factory(device::StubConfig{})}) {
   sim::SimGuest guest(hv_, 0);
   guest.config_write(kSbdf, pci::kBar0, 4, static_cast<uint32_t>(kBar0A));
   guest.config_write(kSbdf, pci::kCommand, 2, pci::kCommandMemorySpace);
