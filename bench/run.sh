@@ -1,21 +1,25 @@
-#!/ usr / bin / env bash
-#Builds Release, runs the benchmarks and callgrind, and prints the numbers
-#docs / performance.md records, with the machine they ran on.
+#!/usr/bin/env bash
+# Builds Release, runs the benchmarks and callgrind, and prints the numbers
+# docs/performance.md records, with the machine they ran on.
 #
-#bench / run.sh[--quick][--use - build DIR]
+#   bench/run.sh [--quick] [--use-build DIR]
 #
-#-- quick : brief runs(CI's smoke check; the numbers are not a measurement).
-#-- use - build DIR : run the benchmarks of an existing, already built tree
-#(CI's main RelWithDebInfo build) instead of configuring a Release one.
-#Environment : VGPU_BENCH_BUILD(default build - bench), JOBS(default 2).
-#Timing numbers on a shared machine are noisy : the callgrind instruction
-#counts are the repeatable ones.The round trip is run twice : as the
-#scheduler places it, and(as root) pinned to one CPU under SCHED_FIFO,
-#which removes other processes' load and cross-CPU wake-up latency from
-#both ours and the limit alike.
-set - euo pipefail root = $(cd "$(dirname " $0 ")/.." && pwd) build =
-${VGPU_BENCH_BUILD : -$root / build - bench} jobs = ${JOBS : -2} quick = use_build = while (($ #));
-do
+# --quick: brief runs (CI's smoke check; the numbers are not a measurement).
+# --use-build DIR: run the benchmarks of an existing, already built tree
+#   (CI's main RelWithDebInfo build) instead of configuring a Release one.
+# Environment: VGPU_BENCH_BUILD (default build-bench), JOBS (default 2).
+# Timing numbers on a shared machine are noisy: the callgrind instruction
+# counts are the repeatable ones. The round trip is run twice: as the
+# scheduler places it, and (as root) pinned to one CPU under SCHED_FIFO,
+# which removes other processes' load and cross-CPU wake-up latency from
+# both ours and the limit alike.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${VGPU_BENCH_BUILD:-$root/build-bench}
+jobs=${JOBS:-2}
+quick=
+use_build=
+while (($#)); do
   case $1 in
     --quick) quick=--quick; shift ;;
     --use-build) use_build=$2; shift 2 ;;
@@ -61,7 +65,7 @@ echo "== round trip, as scheduled (load: $(cut -d' ' -f1 /proc/loadavg))"
   --benchmark_report_aggregates_only=true --benchmark_color=false | sed -n '/^round trips/,$p'
 if [[ $(id -u) == 0 ]]; then
   echo "== round trip, pinned to CPU 1 under SCHED_FIFO"
-#A sandbox may refuse SCHED_FIFO or CPU pinning : then say so and go on.
+  # A sandbox may refuse SCHED_FIFO or CPU pinning: then say so and go on.
   if ! taskset -c 1 chrt -f 10 "$b/vgpu_bench_round_trip" --benchmark_min_time="$min_time" \
     --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
     --benchmark_color=false | sed -n '/^round trips/,$p'; then
@@ -70,19 +74,13 @@ if [[ $(id -u) == 0 ]]; then
 fi
 
 echo "== command queue: rates, copy throughput, map calls (load: $(cut -d' ' -f1 /proc/loadavg))"
-"$b/vgpu_bench_queue" ${quick:
-    + "$quick"
-  }
+"$b/vgpu_bench_queue" ${quick:+"$quick"}
 
-  echo "== restart under a running guest: take-over to the waiting request answered ($((runs < 20 "
-       "? 20 : runs)) runs)"
-       "$b/vgpu_bench_restart" --runs $((runs < 20 ? 20 : runs)) ||
-      echo
-      "RESTART bench failed"
+echo "== restart under a running guest: take-over to the waiting request answered ($((runs < 20 ? 20 : runs)) runs)"
+"$b/vgpu_bench_restart" --runs $((runs < 20 ? 20 : runs)) || echo "RESTART bench failed"
 
-      echo
-      "== exec -> serving and RSS (vgpu-sim: the daemon plus its simulated guest, $runs "
-      "runs)" rundir = $(mktemp - d) "$b/vgpu_startup_probe" --runs "$runs" --settle
-                           - ms 500 --"$build/src/demo/vgpu-sim" --domid 1 --sbdf 00 : 05.0 --run
-                           - dir "$rundir" ||
-                       echo "STARTUP probe failed" rm - rf "$rundir"
+echo "== exec -> serving and RSS (vgpu-sim: the daemon plus its simulated guest, $runs runs)"
+rundir=$(mktemp -d)
+"$b/vgpu_startup_probe" --runs "$runs" --settle-ms 500 -- "$build/src/demo/vgpu-sim" \
+  --domid 1 --sbdf 00:05.0 --run-dir "$rundir" || echo "STARTUP probe failed"
+rm -rf "$rundir"
