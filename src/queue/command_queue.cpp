@@ -138,6 +138,10 @@ vgpu::Status CommandQueue::restore(StateReader& in, bool bus_master) {
     }
     spdlog::info("command queue restored: SQ head {} tail {}, CQ tail {} phase {}, {} handle(s)",
                  r.sq_head, r.sq_tail, r.cq_tail, r.phase, handles_.live());
+    // The dead daemon may have posted completions and died before their
+    // MSI: one interrupt now costs a driver a look at its CQ, and saves it
+    // from waiting for one that never comes.
+    irq_pending_ = true;
     kick_locked();  // what was submitted but not completed runs now
   }
   signal_event();
