@@ -344,5 +344,20 @@ TEST_F(BackendPublisherTest, OverwritesStaleBackendAndKeepsLauncherKeys) {
   EXPECT_EQ(get(store, std::string(kBackend) + "/hotplug-status"), "connected");
 }
 
+TEST_F(BackendPublisherTest, AfterADeadDaemonsNodesTeardownLeavesNoParentBehind) {
+  // A restart after kill -9: the dead daemon created the parents and its
+  // nodes are still there; the daemon that takes over must clean up as
+  // completely as the dead one would have.
+  ASSERT_TRUE(store.write(std::string(kBackend) + "/pid", "999999999"));
+  ASSERT_TRUE(store.write(std::string(kBackend) + "/state", "4"));
+  ASSERT_TRUE(store.write(std::string(kFrontend) + "/state", "1"));
+  BackendPublisher pub(store, info());
+  ASSERT_TRUE(pub.publish());
+  ASSERT_TRUE(pub.teardown());
+  EXPECT_FALSE(store.read("/local/domain/0/backend/vgpu/7").ok()) << "per-guest backend parent";
+  EXPECT_FALSE(store.read("/local/domain/7/device/vgpu").ok()) << "per-guest frontend parent";
+  EXPECT_FALSE(store.read("/local/domain/0/backend/vgpu").ok()) << "the type directory, empty";
+}
+
 }  // namespace
 }  // namespace vgpu::xenstore

@@ -82,7 +82,13 @@ Status BackendPublisher::publish() {
       if (!existing && existing.error().code != ENOENT) return existing.error();
       if (!existing) created.push_back(dir);
     }
-    if (auto in_use = check_not_in_use(ops); !in_use) return in_use;
+    auto stale = check_not_in_use(ops);
+    if (!stale) return stale.error();
+    // A dead daemon's nodes (a restart after kill -9): its parents become
+    // ours to remove, or the per-guest ones would outlive the guest. The
+    // shared type directory still goes only when a transaction proves it
+    // empty.
+    if (*stale) created = paths_.shared_parents();
     return write_all(ops);
   });
   if (!st) return st;
@@ -95,14 +101,14 @@ Status BackendPublisher::publish() {
 
 // A stale directory from a daemon that died is ours to overwrite; one whose
 // pid still runs belongs to a live daemon serving the same guest.
-Status BackendPublisher::check_not_in_use(StoreOps& ops) {
+Result<bool> BackendPublisher::check_not_in_use(StoreOps& ops) {
   auto pid_text = ops.read(paths_.backend_key(keys::kPid));
-  if (!pid_text) return ok_status();
+  if (!pid_text) return false;
   int pid = 0;
   const std::string& s = pid_text.value();
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
-  if (ec != std::errc{} || end != s.data() + s.size() || pid <= 0) return ok_status();
-  if (pid == info_.pid || !process_alive(pid)) return ok_status();
+  if (ec != std::errc{} || end != s.data() + s.size() || pid <= 0) return true;
+  if (pid == info_.pid || !process_alive(pid)) return true;
   return Error{EBUSY, fmt::format("domain {} already has a vgpu backend served by pid {} ({})",
                                   info_.domid, pid, paths_.backend)};
 }

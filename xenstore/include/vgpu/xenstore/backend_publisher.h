@@ -75,7 +75,9 @@ class BackendPublisher {
 
  private:
   Status write_all(StoreOps& ops);
-  Status check_not_in_use(StoreOps& ops);
+  // EBUSY when a live daemon serves the guest; true when a dead one's
+  // nodes are there (ours to overwrite), false when there are none.
+  Result<bool> check_not_in_use(StoreOps& ops);
   // Writes one backend key, unless the backend directory has vanished
   // (ENOENT): a plain write would silently recreate it.
   Status update_backend_key(std::string_view key, std::string_view value);
