@@ -60,7 +60,7 @@ mkdir -p "$ROOT"/{e2e,etc/xen,var/lib/xen,var/log/xen,lib/modules,opt/vgpu}
 e2e_copy_with_libs "$ROOT" \
   "$XENBIN/xl" "$XENBIN/xenstored" "$XENBIN/xenconsoled" "$XENBIN/xen-init-dom0" \
   "$XENBIN/libxl-save-helper" /usr/bin/xenstore /usr/libexec/xen-qemu-system-i386 \
-  /bin/bash \
+  /bin/bash /usr/bin/flock \
   "$XENBIN/xenctx" "$XENBIN/xen-hvmcrash" # crash_report and the retry self-test (dom0/init)
 for t in read write exists list ls rm chmod watch; do
   ln -sf xenstore "$ROOT/usr/bin/xenstore-$t"
