@@ -563,13 +563,16 @@ done
 # above; here guest A's own results (rsoak, relayed as E2E:pA:) and the
 # measurements: the pause A saw across its daemon's kill -9 and restart, and
 # both daemons' memory (supervisor and worker) while both guests ran.
-if [[ $MODE == launcher ]] && lines | grep -aq '^E2E-INFO pair phase soak='; then
+if [[ $MODE == launcher ]] && grep -aq '^E2E-INFO pair phase soak=' <(lines); then
   npair=0
   while read -r st name detail; do
     check "$st" "pair.A.$name" "$detail"
     npair=$((npair + 1))
   done < <(frame_of "E2E:pA: " rsoak | awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
   ((npair > 0)) || check FAIL pair.A.rsoak "guest A's restart soak printed no results"
+  # Its verdict on the answers comes only at the end of its loop.
+  grep -aq '^E2E-RESULT [A-Z]* rsoak\.answers ' <(frame_of "E2E:pA: " rsoak) ||
+    check FAIL pair.A.rsoak.answers "guest A's soak never finished its loop (hung or crashed; see pair.A.guest-ran)"
   soak=$(frame_of "E2E:pA: " rsoak | grep -a '^E2E-PERF rsoak ' | head -n 1 || true)
   restart=$(lines | grep -a '^E2E-PERF pair restart_ms=' | head -n 1 || true)
   if positive "$(kv "$soak" max_pause_ms)" "$(kv "$soak" iterations)"; then

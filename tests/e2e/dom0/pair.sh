@@ -250,7 +250,7 @@ pair_phase() {
 			stage pair.A.guest-done
 			result PASS pair.A.guest-ran "A's soak printed its results"
 		else
-			result FAIL pair.A.guest-ran "A's soak printed no results within 60s of the stop request"
+			result FAIL pair.A.guest-ran "A's soak printed no results after the stop request (timed out after 60s, or the guest crashed: see E2E-INFO pair=A)"
 		fi
 		pair_destroy A
 		stage pair.A.destroyed
