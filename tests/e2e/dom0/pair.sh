@@ -243,6 +243,17 @@ pair_phase() {
 	if [ "$_p_ok" = 1 ]; then
 		perf_rss pA "$(pair_get A domid)" "$(pair_get A daemon)"
 		perf_rss pB "$(pair_get B domid)" "$(pair_get B daemon)"
+		# A guest the emulator crashed (docs/e2e.md) has nothing to show:
+		# say so plainly rather than as a failed restart.
+		for _p_g in A B; do
+			if domain_crashed "e2e-p$_p_g" || domain_gone "e2e-p$_p_g"; then
+				crash_report "$(pair_get "$_p_g" domid)"
+				result FAIL "pair.$_p_g.guest" "guest $_p_g crashed during its soak, before the kill (xenctx frame above)"
+				_p_ok=0
+			fi
+		done
+	fi
+	if [ "$_p_ok" = 1 ]; then
 		pair_kill_restart
 		pair_destroy_b
 		xenstore-write "/local/domain/$(pair_get A domid)/data/e2e-rsoak-stop" 1
