@@ -30,7 +30,7 @@ min_time=1; reps=3; callgrind_n=200000; runs=20
 if [[ $quick == --quick ]]; then min_time=0.2; reps=1; callgrind_n=20000; runs=5; fi
 
 targets=(vgpu_bench_request_path vgpu_bench_round_trip vgpu_request_path_count
-  vgpu_startup_probe vgpu-sim vgpu_bench_queue)
+  vgpu_startup_probe vgpu-sim vgpu_bench_queue vgpu_bench_restart)
 if [[ -n $use_build ]]; then
   build=$use_build
   echo "== benchmarks of the existing build $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
@@ -75,6 +75,9 @@ fi
 
 echo "== command queue: rates, copy throughput, map calls (load: $(cut -d' ' -f1 /proc/loadavg))"
 "$b/vgpu_bench_queue" ${quick:+"$quick"}
+
+echo "== restart under a running guest: take-over to the waiting request answered ($((runs < 20 ? 20 : runs)) runs)"
+"$b/vgpu_bench_restart" --runs $((runs < 20 ? 20 : runs)) || echo "RESTART bench failed"
 
 echo "== exec -> serving and RSS (vgpu-sim: the daemon plus its simulated guest, $runs runs)"
 rundir=$(mktemp -d)

@@ -13,7 +13,9 @@ Daemon::Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* o
       dma_(hv.guest_memory()),
       host_(config.sbdf, hv, config.make_device, dma_),
       dispatcher_(host_, dma_),
-      observer_(observer) {}
+      observer_(observer),
+      resume_(config.resume),
+      state_sink_(config.state_sink) {}
 
 Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonConfig& config,
                                               DaemonObserver* observer) {
@@ -29,26 +31,82 @@ Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonCo
 }
 
 Status Daemon::bring_up() {
-  auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
-  if (!server) return server.error();
-  server_ = std::move(*server);
-  if (observer_) observer_->server_enabled(server_->id());
+  if (resume_) {
+    if (Status s = take_over(*resume_); !s) return s;
+    resume_.reset();  // the saved bytes are not needed any more
+  } else {
+    auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
+    if (!server) return server.error();
+    server_ = std::move(*server);
+    if (observer_) observer_->server_enabled(server_->id());
 
-  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
-  if (Status s = claims_->claim_sbdf(); !s) return s;
-  host_.set_listener(this);
+    claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
+    if (Status s = claims_->claim_sbdf(); !s) return s;
+    host_.set_listener(this);
+  }
+  if (state_sink_) {
+    server_->set_before_answer([this](const ioreq_t& req) {
+      // Reads change nothing the guest can see; writes may.
+      if (req.dir == IOREQ_WRITE) save_state();
+    });
+    save_state();
+  }
 
   loop_.add(server_->fd(), [this] { return server_->on_event(); });
   if (const int fd = host_.device().event_fd(); fd >= 0) {
     loop_.add(fd, [this] {
       host_.device().on_event();
+      if (state_sink_) save_state();  // the device's threads completed work
       return Status{};
     });
+  }
+  if (resumed_) {
+    // Only now, with the device restored and the claims in place, may the
+    // requests the dead daemon left behind be answered.
+    answered_on_resume_ = server_->resume();
+    spdlog::info("answered {} request(s) the previous daemon left pending", answered_on_resume_);
+    if (state_sink_) save_state();
   }
   return {};
 }
 
+Status Daemon::take_over(const Resume& resume) {
+  auto server = ioreq::IoreqServer::attach(hv_, dispatcher_, resume.server);
+  if (!server) return server.error();
+  server_ = std::move(*server);
+  if (observer_) observer_->server_enabled(server_->id());
+  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
+  if (Status s = claims_->adopt_sbdf(); !s) return s;
+  host_.set_listener(this);
+  auto saved = resume.load_state();
+  if (!saved) return saved.error();
+  // Restoring the device tells bar_changed() where each BAR decodes: the
+  // claims adopt those windows and XenStore hears of them again.
+  if (Status s = host_.restore(*saved); !s) {
+    Error e = s.error();
+    e.message = "restoring the device's saved state: " + e.message;
+    return e;
+  }
+  resumed_ = true;
+  return {};
+}
+
+void Daemon::save_state() {
+  StateWriter out(state_buffer_);
+  host_.device().save_state(out);
+  state_sink_->save(state_buffer_);
+}
+
+void Daemon::abandon() {
+  abandoned_ = true;
+  host_.set_listener(nullptr);
+  host_.device().abandon();
+  claims_->forget();
+  server_->abandon();
+}
+
 Daemon::~Daemon() {
+  if (abandoned_) return;  // members release only what the kernel would
   host_.set_listener(nullptr);
   // 1. Nothing new reaches us once the claims are gone.
   claims_.reset();

@@ -54,7 +54,12 @@ DeviceSpec stub_device(const Options& o) {
   return DeviceSpec{device::stub_identity(config),
                     device::stub_factory(config),
                     {{device::kQueueStatusKey, queue::to_string(queue::QueueState::kDisabled)},
-                     {device::kMemLimitStatusKey, std::to_string(o.mem_limit)}}};
+                     {device::kMemLimitStatusKey, std::to_string(o.mem_limit)}},
+                    [config](int memory_fd) {
+                      device::StubConfig with_file = config;
+                      with_file.memory_fd = memory_fd;
+                      return device::stub_factory(with_file);
+                    }};
 }
 
 int fail(const Options& options, int code, const std::string& message) {

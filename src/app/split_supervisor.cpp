@@ -1,4 +1,5 @@
 // The supervisor half of serve_split() (split.h), and the fork.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -13,6 +14,8 @@
 #include "split_worker.h"
 #include "vgpu/app/instance_lock.h"
 #include "vgpu/app/pid_file.h"
+#include "vgpu/app/run_dir.h"
+#include "vgpu/app/state_file.h"
 #include "vgpu/ioreq/event_loop.h"
 #include "vgpu/xenstore/backend_publisher.h"
 #include "vgpu/xenstore/domain_watch.h"
@@ -37,13 +40,23 @@ std::string describe_signal(int sig) {
   return fmt::format("SIG{} ({})", abbrev ? abbrev : std::to_string(sig), strsignal(sig));
 }
 
+// The files that outlive the processes, by name in the run directory.
+struct KeptFiles {
+  int dir_fd = -1;
+  std::string state;
+  std::string memory;
+};
+
 class Supervisor {
  public:
-  Supervisor(const Options& o, const DeviceSpec& device, const SplitSetup& setup, pid_t worker,
-             Channel channel, SignalFd& signals)
+  Supervisor(const Options& o, const DeviceSpec& device, const SplitSetup& setup,
+             const detail::Persistence& keep, const KeptFiles& files, pid_t worker, Channel channel,
+             SignalFd& signals)
       : o_(o),
         device_(device),
         setup_(setup),
+        keep_(keep),
+        files_(files),
         worker_(worker),
         channel_(std::move(channel)),
         signals_(signals),
@@ -54,6 +67,7 @@ class Supervisor {
  private:
   int setup_failure(int code, const std::string& message);
   Status check_domain();
+  Message go_message();
   Status on_message();
   Status on_signal();
   Status on_watch();
@@ -64,6 +78,8 @@ class Supervisor {
   const Options& o_;
   const DeviceSpec& device_;
   const SplitSetup& setup_;
+  const detail::Persistence& keep_;
+  const KeptFiles& files_;
   pid_t worker_;
   Channel channel_;
   SignalFd& signals_;
@@ -77,6 +93,7 @@ class Supervisor {
   std::optional<Message> failure_;  // the worker's kFailed
   bool rejected_ = false;           // it broke the protocol and was killed
   bool suspended_ = false;
+  hv::DomainInfo domain_;
 };
 
 int Supervisor::setup_failure(int code, const std::string& message) {
@@ -92,7 +109,21 @@ Status Supervisor::check_domain() {
   if (!info->exists) return Error{ESRCH, dom + " does not exist"};
   if (!info->hvm) return Error{EINVAL, dom + " is not an HVM guest"};
   if (info->dying) return Error{ESRCH, dom + " is shutting down"};
+  domain_ = *info;
   return {};
+}
+
+// Holding the instance lock, the state file is ours to judge: a server a
+// dead daemon left for this very domain and SBDF is taken over; anything
+// else is stale, and device memory starts empty.
+Message Supervisor::go_message() {
+  const StateOwner owner{o_.domid, o_.sbdf, domain_.handle};
+  if (auto server = keep_.state->server_for(owner))
+    return {MessageType::kGo, detail::kGoTakeOver, {}, std::to_string(*server)};
+  keep_.state->reset(owner);
+  if (::ftruncate(keep_.memory_fd, 0) != 0)
+    spdlog::warn("cannot empty device memory's file: {}", errno_error("ftruncate").describe());
+  return {MessageType::kGo, detail::kGoFresh, {}, {}};
 }
 
 int Supervisor::run() {
@@ -124,7 +155,7 @@ int Supervisor::run() {
   loop_.add(channel_.fd(), [this] { return on_message(); });
   loop_.add(signals_.fd(), [this] { return on_signal(); });
   loop_.add(watch_->fd(), [this] { return on_watch(); });
-  if (Status s = channel_.send({MessageType::kGo, 0, {}, {}}); !s)
+  if (Status s = channel_.send(go_message()); !s)
     spdlog::error("cannot start the worker: {}", s.error().describe());
   const Status looped = loop_.run();
   if (!looped) {
@@ -264,6 +295,16 @@ int Supervisor::finish(int status) {
   if (Status s = publisher_->teardown(); !s)
     spdlog::warn("XenStore teardown: {}", s.error().describe());
   pid_file_.reset();
+  // A worker that exited tore its server down: nothing is left to take
+  // over. One that was killed left it to the daemon that restarts.
+  if (WIFEXITED(status)) {
+    for (const std::string& name : {files_.state, files_.memory})
+      if (::unlinkat(files_.dir_fd, name.c_str(), 0) != 0 && errno != ENOENT)
+        spdlog::warn("{}", errno_error("cannot remove " + name).describe());
+  } else {
+    spdlog::info("kept {} and {} for a restarted daemon to take over the guest", files_.state,
+                 files_.memory);
+  }
   if (rejected_) return fail(o_, kExitRuntime, "the serving worker broke the channel protocol");
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
@@ -287,19 +328,37 @@ int serve_split(const Options& o, const DeviceSpec& device, const SplitSetup& se
   if (!signals) return fail(o, kExitRuntime, signals.error().describe());
   auto channels = Channel::pair();
   if (!channels) return fail(o, kExitRuntime, channels.error().describe());
+  // What must outlive both processes is opened here, so that both inherit
+  // it; only the supervisor, holding the instance lock, judges or removes it.
+  auto dir = open_run_dir(o.run_dir);
+  if (!dir) return fail(o, kExitUsage, dir.error().describe());
+  const int dir_fd = *dir;
+  const std::string base = InstanceLock::file_name(o.domid, o.sbdf);
+  const KeptFiles files{dir_fd, base.substr(0, base.size() - 5) + ".state",
+                        base.substr(0, base.size() - 5) + ".mem"};
+  auto state = StateFile::open(dir_fd, files.state);
+  if (!state) return fail(o, kExitUsage, state.error().describe());
+  const int memory_fd =
+      ::openat(dir_fd, files.memory.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (memory_fd < 0)
+    return fail(o, kExitUsage, errno_error("cannot open " + files.memory).describe());
+  if (Status s = check_own_file(memory_fd, files.memory); !s)
+    return fail(o, kExitUsage, s.error().describe());
+  const detail::Persistence keep{state->get(), memory_fd};
   spdlog::default_logger()->flush();
   const pid_t pid = ::fork();
   if (pid < 0) return fail(o, kExitRuntime, errno_error("fork").describe());
   if (pid == 0) {
     channels->first.close();
-    const int rc = detail::run_worker(o, device, setup, channels->second, *signals);
+    ::close(dir_fd);  // the worker opens nothing by name
+    const int rc = detail::run_worker(o, device, setup, keep, channels->second, *signals);
     spdlog::default_logger()->flush();
     // Not exit(): the destructors and atexit handlers of the parent's
     // objects (the copy this process inherited) must not run here.
     ::_exit(rc);
   }
   channels->second.close();
-  Supervisor supervisor(o, device, setup, pid, std::move(channels->first), *signals);
+  Supervisor supervisor(o, device, setup, keep, files, pid, std::move(channels->first), *signals);
   return supervisor.run();
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -22,7 +24,7 @@ class ChannelObserver final : public DaemonObserver {
  public:
   static constexpr auto kInterval = std::chrono::milliseconds(100);
 
-  explicit ChannelObserver(const Channel& channel) : channel_(channel) {}
+  ChannelObserver(const Channel& channel, StateFile* state) : channel_(channel), state_(state) {}
   Status init() {
     auto updates = CoalescedUpdates::create(
         kInterval, [this](const std::string& key, const std::string& value) {
@@ -34,6 +36,8 @@ class ChannelObserver final : public DaemonObserver {
   }
 
   void server_enabled(hv::ServerId id) override {
+    // First of all: a daemon restarted from here on takes this server over.
+    if (state_) state_->set_server(id);
     send({MessageType::kServerEnabled, 0, {}, std::to_string(id)});
   }
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override {
@@ -55,6 +59,7 @@ class ChannelObserver final : public DaemonObserver {
 
  private:
   const Channel& channel_;
+  StateFile* state_;
   std::optional<CoalescedUpdates> updates_;
 };
 
@@ -85,7 +90,9 @@ Status on_message(const Channel& channel, Daemon& d) {
   auto m = channel.receive();
   if (!m) return m.error();
   if (!*m) {
-    spdlog::error("the supervisor is gone; stopping");
+    // Killed, most likely: the server stays for the daemon that restarts.
+    spdlog::error("the supervisor is gone; leaving the ioreq server to a restarted daemon");
+    d.abandon();
     d.request_stop();
     return {};
   }
@@ -108,10 +115,51 @@ Status on_message(const Channel& channel, Daemon& d) {
   return {};
 }
 
+// Starts the daemon: takes over the server a dead daemon left when the
+// supervisor says so, and starts afresh when that fails (the guest then
+// sees a device reset under it; said once, loudly).
+Result<std::unique_ptr<Daemon>> start_daemon(hv::Hypervisor& hv, const Options& o,
+                                             const DeviceSpec& device, const Persistence& keep,
+                                             const Message& go, DaemonObserver& observer) {
+  DaemonConfig config{o.sbdf, device.make_device, std::nullopt, keep.state};
+  if (device.factory_with_memory_file && keep.memory_fd >= 0)
+    config.make_device = device.factory_with_memory_file(keep.memory_fd);
+  if (go.code != kGoTakeOver || keep.state == nullptr) return Daemon::start(hv, config, &observer);
+
+  const auto id = static_cast<hv::ServerId>(std::stoul(go.value));
+  StateFile& state = *keep.state;
+  config.resume = Resume{id, [&state]() -> Result<std::vector<std::byte>> {
+                           auto saved = state.load();
+                           if (!saved) return Error{ENOENT, "no valid saved state"};
+                           return std::move(*saved);
+                         }};
+  spdlog::info("a previous daemon died serving this guest; taking over ioreq server {}", id);
+  auto daemon = Daemon::start(hv, config, &observer);
+  if (daemon) return daemon;
+  spdlog::error(
+      "cannot take over ioreq server {} ({}); starting afresh: the guest sees its device reset", id,
+      daemon.error().describe());
+  state.forget_server();
+  if (::ftruncate(keep.memory_fd, 0) != 0)
+    spdlog::warn("cannot empty device memory's file: {}", errno_error("ftruncate").describe());
+  config.resume.reset();
+  return Daemon::start(hv, config, &observer);
+}
+
+// The worker dies with the supervisor, whatever kills it: a worker serving
+// on would keep the server from the daemon that restarts. Set after the
+// change of user, which clears it.
+Status die_with_supervisor(pid_t supervisor) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return errno_error("prctl(PR_SET_PDEATHSIG)");
+  if (::getppid() != supervisor) return Error{ESRCH, "the supervisor is already gone"};
+  return {};
+}
+
 }  // namespace
 
 int run_worker(const Options& o, const DeviceSpec& device, const SplitSetup& setup,
-               const Channel& channel, SignalFd& signals) {
+               const Persistence& keep, const Channel& channel, SignalFd& signals) {
+  const pid_t supervisor = ::getppid();
   // Nothing to do until the supervisor has checked the domain and
   // published the backend; if it gives up, it has said why.
   auto go = channel.receive();
@@ -119,9 +167,9 @@ int run_worker(const Options& o, const DeviceSpec& device, const SplitSetup& set
 
   auto hv = setup.open_hypervisor();
   if (!hv) return failed(channel, kExitUsage, hv.error().describe());
-  ChannelObserver observer(channel);
+  ChannelObserver observer(channel, keep.state);
   if (Status s = observer.init(); !s) return failed(channel, kExitRuntime, s.error().describe());
-  auto daemon = Daemon::start(**hv, DaemonConfig{o.sbdf, device.make_device}, &observer);
+  auto daemon = start_daemon(**hv, o, device, keep, **go, observer);
   if (!daemon) return bring_up_failure(channel, o, daemon.error());
   Daemon& d = **daemon;
 
@@ -131,6 +179,8 @@ int run_worker(const Options& o, const DeviceSpec& device, const SplitSetup& set
     return failed(channel, kExitRuntime, "cannot confine the Xen handles: " + s.error().describe());
   if (Status s = drop_privileges(setup.user); !s)
     return failed(channel, kExitRuntime, "cannot drop privileges: " + s.error().describe());
+  if (Status s = die_with_supervisor(supervisor); !s)
+    return failed(channel, kExitRuntime, s.error().describe());
   if (Status s = install_worker_seccomp(); !s)
     return failed(channel, kExitRuntime,
                   "cannot install the seccomp filter: " + s.error().describe());

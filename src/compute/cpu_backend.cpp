@@ -69,6 +69,13 @@ Result<DevAddr> CpuBackend::alloc(uint64_t bytes) {
   return *start;  // never written, or punched out when freed: zeros
 }
 
+Status CpuBackend::reserve(DevAddr addr, uint64_t bytes) {
+  if (!allocator_.reserve(addr, bytes))
+    return Error{EINVAL, "device memory extent " + std::to_string(addr) + "+" +
+                             std::to_string(bytes) + " is not free"};
+  return ok_status();
+}
+
 Status CpuBackend::free(DevAddr addr) {
   const uint64_t len = allocator_.size_of(addr);
   if (len == 0 || !allocator_.release(addr)) return Error{EINVAL, "free of no allocation"};

@@ -24,6 +24,23 @@ std::optional<uint64_t> ExtentAllocator::allocate(uint64_t bytes) {
   return std::nullopt;
 }
 
+bool ExtentAllocator::reserve(uint64_t start, uint64_t bytes) {
+  if (bytes == 0 || bytes > space_ || start % align_ != 0) return false;
+  const uint64_t need = (bytes + align_ - 1) / align_ * align_;
+  auto hole = free_.upper_bound(start);
+  if (hole == free_.begin()) return false;
+  --hole;  // the last hole starting at or before `start`
+  const uint64_t hole_start = hole->first;
+  const uint64_t hole_len = hole->second;
+  if (start - hole_start > hole_len || need > hole_len - (start - hole_start)) return false;
+  free_.erase(hole);
+  if (start != hole_start) free_[hole_start] = start - hole_start;
+  const uint64_t after = hole_start + hole_len - (start + need);
+  if (after != 0) free_[start + need] = after;
+  used_[start] = need;
+  return true;
+}
+
 bool ExtentAllocator::release(uint64_t start) {
   auto u = used_.find(start);
   if (u == used_.end()) return false;

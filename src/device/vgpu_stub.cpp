@@ -1,5 +1,6 @@
 #include "vgpu/device/vgpu_stub.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -93,10 +94,17 @@ const StubConfig& checked(const StubConfig& config) {
   return config;
 }
 
-std::unique_ptr<compute::Backend> make_device_memory(uint64_t mem_limit) {
+std::unique_ptr<compute::Backend> make_device_memory(uint64_t mem_limit, int memory_fd) {
   const uint64_t space =
       std::max(std::min(mem_limit * kDeviceSpaceFactor, kMaxDeviceSpace), mem_limit);
-  auto backend = compute::CpuBackend::create_memfd(space);
+  Result<std::unique_ptr<compute::CpuBackend>> backend = Error{};
+  if (memory_fd < 0) {
+    backend = compute::CpuBackend::create_memfd(space);
+  } else {
+    const int fd = ::fcntl(memory_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("device memory: " + errno_error("dup").describe());
+    backend = compute::CpuBackend::create(fd, space);
+  }
   if (!backend) throw std::runtime_error("device memory: " + backend.error().describe());
   return std::move(*backend);
 }
@@ -105,7 +113,7 @@ std::unique_ptr<compute::Backend> make_device_memory(uint64_t mem_limit) {
 
 VgpuStub::VgpuStub(const StubConfig& config, const pci::DeviceContext& context)
     : ConfigSpaceDevice(stub_identity(checked(config)), &context.msi),
-      backend_(make_device_memory(config.mem_limit)),
+      backend_(make_device_memory(config.mem_limit, config.memory_fd)),
       queue_(std::make_unique<queue::CommandQueue>(context.dma, *backend_,
                                                    queue::QueueConfig{config.mem_limit})),
       status_(context.status) {}
@@ -143,6 +151,28 @@ void VgpuStub::shutdown() {
       "completions, {} aborted, {} MSIs",
       qs.inline_commands + qs.worker_commands, qs.inline_commands, qs.worker_commands,
       qs.completions, qs.aborted, qs.interrupts);
+}
+
+void VgpuStub::abandon() {
+  shut_down_ = true;
+  queue_->abandon();
+}
+
+void VgpuStub::save_device_state(StateWriter& out) const {
+  out.put(regs_.storage());
+  queue_->save(out);
+}
+
+Status VgpuStub::restore_device_state(StateReader& in) {
+  auto regs = in.get<RegisterFile::Storage>();
+  if (!regs) return Error{EINVAL, "saved state: registers truncated"};
+  regs_.restore(*regs);
+  const bool bus_master = (config().command() & pci::kCommandBusMaster) != 0;
+  if (Status s = queue_->restore(in, bus_master); !s) return s;
+  reported_.reset();
+  raise_completions();
+  report_queue_state();
+  return ok_status();
 }
 
 void VgpuStub::config_written(const pci::ConfigWriteEffects&) {

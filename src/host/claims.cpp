@@ -24,6 +24,12 @@ Status Claims::claim_sbdf() {
   return {};
 }
 
+Status Claims::adopt_sbdf() {
+  if (Status s = hv_.map_pcidev(server_, sbdf_); !s && s.error().code != EEXIST) return s;
+  sbdf_claimed_ = true;
+  return {};
+}
+
 void Claims::forget() {
   sbdf_claimed_ = false;
   mmio_.fill(std::nullopt);
@@ -37,7 +43,7 @@ Status Claims::move_bar(unsigned index, std::optional<pci::BarMapping> now) {
 
   if (Status s = release(index); !s) return s;
   if (!want) return {};
-  if (Status s = hv_.map_mmio_range(server_, *want); !s) return s;
+  if (Status s = hv_.map_mmio_range(server_, *want); !s && s.error().code != EEXIST) return s;
   // No log line here: a guest can move BARs in a loop; the daemon logs
   // placements and failures, rate-limited.
   mmio_[index] = want;

@@ -51,6 +51,16 @@ void DeviceHost::mmio_write(uint64_t addr, unsigned size, uint64_t value) {
   stray_log_("MMIO write outside every BAR at {:#x} size {} dropped", addr, size);
 }
 
+Status DeviceHost::restore(std::span<const std::byte> saved) {
+  StateReader in(saved);
+  if (Status s = device_->restore_state(in); !s) return s;
+  for (unsigned i = 0; i < pci::kBarCount; ++i) {
+    live_[i] = device_->bar_mapping(i);
+    if (listener_) listener_->bar_changed(i, live_[i]);
+  }
+  return ok_status();
+}
+
 void DeviceHost::send_msi(uint64_t address, uint32_t data) {
   if (Status s = hv_.inject_msi(address, data); !s)
     msi_failure_log_("injecting MSI addr={:#x} data={:#x}: {}", address, data,

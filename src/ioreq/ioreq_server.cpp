@@ -2,15 +2,33 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "vgpu/common/release_log.h"
 #include "vgpu/common/study_arm.h"
 
 namespace vgpu::ioreq {
 
+namespace {
+
+// A process killed with SIGKILL closes its event channels as it exits,
+// which takes moments after its parent (our predecessor) died.
+constexpr auto kTakeOverPatience = std::chrono::milliseconds(3000);
+constexpr auto kBindRetry = std::chrono::milliseconds(2);
+
+}  // namespace
+
 Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
                                                         Dispatcher& dispatcher) {
   std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
   if (Status s = server->acquire(); !s) return s.error();
+  return server;
+}
+
+Result<std::unique_ptr<IoreqServer>> IoreqServer::attach(hv::Hypervisor& hv, Dispatcher& dispatcher,
+                                                         hv::ServerId id) {
+  std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
+  if (Status s = server->take_over(id); !s) return s.error();
   return server;
 }
 
@@ -64,9 +82,62 @@ Status IoreqServer::acquire() {
   return {};
 }
 
+Status IoreqServer::take_over(hv::ServerId id) {
+  auto vcpus = hv_.vcpu_count();
+  if (!vcpus) return vcpus.error();
+  if (*vcpus == 0 || *vcpus > abi::kMaxVcpus)
+    return Error{EINVAL, "domain reports " + std::to_string(*vcpus) + " vCPUs"};
+  vcpus_ = *vcpus;
+  trace_ = TraceRing(vcpus_);
+  id_ = id;
+
+  // Mapping the page is the test that the server exists; from then on it
+  // is ours to destroy at teardown.
+  auto page = hv_.map_ioreq_page(id_);
+  if (!page) return page.error();
+  page_ = *page;
+  server_ = ScopedRelease([this] {
+    if (domain_gone_) return;
+    log_release_failure("destroying ioreq server " + std::to_string(id_),
+                        hv_.destroy_ioreq_server(id_));
+  });
+  page_mapping_ = ScopedRelease([this] { hv_.unmap_ioreq_page(std::exchange(page_, nullptr)); });
+
+  // Already enabled unless the dead daemon was tearing down; Xen takes a
+  // second enable as a no-op.
+  if (Status s = hv_.set_ioreq_server_enabled(id_, true); !s) return s;
+  enabled_ = ScopedRelease([this] {
+    if (domain_gone_) return;
+    log_release_failure("disabling ioreq server " + std::to_string(id_),
+                        hv_.set_ioreq_server_enabled(id_, false));
+  });
+  if (Status s = bind_ports(kTakeOverPatience); !s) return s;
+  spdlog::info("took over ioreq server {}, {} vCPU event channel(s) bound again", id_, vcpus_);
+  return {};
+}
+
+void IoreqServer::abandon() {
+  server_.release();
+  enabled_.release();
+}
+
+unsigned IoreqServer::resume() {
+  unsigned n = 0;
+  for (unsigned v = 0; v < vcpus_; ++v) {
+    const uint8_t state = abi::load_state(&page_[v]);
+    if (state == STATE_IOREQ_READY || state == STATE_IOREQ_INPROCESS) {
+      n += answer(v, state) ? 1 : 0;
+    } else if (state == STATE_IORESP_READY) {
+      if (Status s = hv_.event_channels().notify(local_port_[v]); !s)
+        spdlog::error("notifying vCPU {}: {}", v, s.error().describe());
+    }
+  }
+  return n;
+}
+
 // vp_eport is only meaningful now that the server is enabled: Xen
 // writes it at enable time.
-Status IoreqServer::bind_ports() {
+Status IoreqServer::bind_ports(std::chrono::milliseconds patience) {
   hv::EventChannels& evtchn = hv_.event_channels();
   ports_ = ScopedRelease([this] {
     for (hv::Port p : local_port_)
@@ -76,7 +147,12 @@ Status IoreqServer::bind_ports() {
   });
   for (unsigned v = 0; v < vcpus_; ++v) {
     const hv::Port remote = page_[v].vp_eport;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
     auto local = evtchn.bind(remote);
+    while (!local && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(kBindRetry);
+      local = evtchn.bind(remote);
+    }
     if (!local) {
       Error e = local.error();
       e.message = "binding vCPU " + std::to_string(v) + " event channel " + std::to_string(remote) +
@@ -111,9 +187,13 @@ Status IoreqServer::on_event() {
 }
 
 bool IoreqServer::serve(unsigned vcpu) {
+  return answer(vcpu, STATE_IOREQ_READY);
+}
+
+bool IoreqServer::answer(unsigned vcpu, uint8_t expected_state) {
   ioreq_t* slot = &page_[vcpu];
   // Acquire: everything Xen wrote before publishing READY is visible below.
-  if (const uint8_t state = abi::load_state(slot); state != STATE_IOREQ_READY) {
+  if (const uint8_t state = abi::load_state(slot); state != expected_state) {
     trace_.not_ready(vcpu, state);
     return false;
   }
@@ -126,6 +206,7 @@ bool IoreqServer::serve(unsigned vcpu) {
   else
     dispatcher_.dispatch(req);
   if (req.dir == IOREQ_READ) slot->data = req.data;
+  if (before_answer_) before_answer_(req);
   TraceRing::answered(traced, slot);
   // Release: the data is in the slot before Xen can see IORESP_READY.
   abi::store_state(slot, STATE_IORESP_READY);

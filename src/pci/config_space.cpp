@@ -192,4 +192,9 @@ bool ConfigSpace::touches_capability(uint32_t offset, unsigned size, uint8_t id)
   return false;
 }
 
+void ConfigSpace::restore_writable(const std::array<uint8_t, kConfigSpaceSize>& saved) {
+  for (size_t i = 0; i < kConfigSpaceSize; ++i)
+    bytes_[i] = static_cast<uint8_t>((bytes_[i] & ~wmask_[i]) | (saved[i] & wmask_[i]));
+}
+
 }  // namespace vgpu::pci

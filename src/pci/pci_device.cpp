@@ -1,5 +1,6 @@
 #include "vgpu/pci/pci_device.h"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace vgpu::pci {
@@ -38,6 +39,25 @@ ConfigWriteEffects ConfigSpaceDevice::config_write(uint32_t offset, unsigned siz
   if (effects.msi_changed && msi_) msi_->config_written();
   config_written(effects);
   return effects;
+}
+
+void ConfigSpaceDevice::save_state(StateWriter& out) const {
+  out.put(config_.bytes());
+  save_device_state(out);
+}
+
+Status ConfigSpaceDevice::restore_state(StateReader& in) {
+  auto saved = in.get<std::array<uint8_t, kConfigSpaceSize>>();
+  if (!saved) return Error{EINVAL, "saved state: configuration space truncated"};
+  config_.restore_writable(*saved);
+  if (msi_) {
+    MsiCapability64 cap;
+    std::memcpy(&cap, saved->data() + msi_->offset(), sizeof cap);
+    msi_->restore_pending(cap);
+  }
+  if (Status s = restore_device_state(in); !s) return s;
+  if (!in.at_end()) return Error{EINVAL, "saved state: trailing bytes"};
+  return ok_status();
 }
 
 void ConfigSpaceDevice::signal_msi() {

@@ -80,6 +80,70 @@ void CommandQueue::shutdown() {
   regs_.status = 0;
 }
 
+void CommandQueue::abandon() {
+  std::unique_lock lock(mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  stop_ = true;
+  abort_ = true;
+  work_cv_.notify_all();
+  lock.unlock();
+  if (worker_.joinable()) worker_.join();
+}
+
+void CommandQueue::save(StateWriter& out) const {
+  std::lock_guard lock(mu_);
+  QueueRegisters r = regs_;
+  // One command at most is between fetch and completion (handed to the
+  // worker, or running there): saved as unfetched, it runs again.
+  if ((handoff_ || running_) && r.sq_entries != 0)
+    r.sq_head = (r.sq_head + r.sq_entries - 1) % r.sq_entries;
+  out.put(r);
+  handles_.save(out);
+}
+
+vgpu::Status CommandQueue::restore(StateReader& in, bool bus_master) {
+  std::unique_lock lock(mu_);
+  auto saved = in.get<QueueRegisters>();
+  if (!saved) return Error{EINVAL, "saved queue registers truncated"};
+  const QueueRegisters& r = *saved;
+  const bool ready = (r.status & kStatusReady) != 0;
+  if (ready) {
+    const bool sane = (r.ctrl & kCtrlEnable) != 0 && (r.status & kStatusFatal) == 0 &&
+                      valid_base(r.sq_base) && valid_base(r.cq_base) &&
+                      valid_ring_size(r.sq_entries) && valid_ring_size(r.cq_entries) &&
+                      r.cq_entries >= r.sq_entries && r.sq_head < r.sq_entries &&
+                      r.sq_tail < r.sq_entries && r.cq_tail < r.cq_entries &&
+                      r.cq_released < r.cq_entries && r.cq_head < r.cq_entries && r.phase <= 1;
+    if (!sane) return Error{EINVAL, "saved queue registers are inconsistent"};
+  }
+  if (vgpu::Status s = handles_.restore(in); !s) return s;
+  for (const HandleEntry& e : handles_.live_entries()) {
+    if (vgpu::Status s = backend_.reserve(e.addr, e.charged); !s) {
+      executor_.free_all();
+      return s;
+    }
+  }
+  regs_ = r;
+  bus_master_ = bus_master;
+  if (ready) {
+    auto sq = dma_.pin_ring({r.sq_base, uint64_t{r.sq_entries} * sizeof(SubmissionEntry)});
+    auto cq = dma_.pin_ring({r.cq_base, uint64_t{r.cq_entries} * sizeof(CompletionEntry)});
+    if (sq) sq_ring_ = *sq;
+    if (cq) cq_ring_ = *cq;
+    if (!sq || !cq) {
+      release_rings_locked();
+      fatal_locked(lock, FatalReason::kRingNotMappable);
+      return ok_status();  // the guest sees FATAL, as it would have for the same rings
+    }
+    spdlog::info("command queue restored: SQ head {} tail {}, CQ tail {} phase {}, {} handle(s)",
+                 r.sq_head, r.sq_tail, r.cq_tail, r.phase, handles_.live());
+    kick_locked();  // what was submitted but not completed runs now
+  }
+  signal_event();
+  return ok_status();
+}
+
 uint64_t CommandQueue::read(uint64_t offset, unsigned size) {
   std::lock_guard lock(mu_);
   uint64_t v = 0;

@@ -1,5 +1,7 @@
 #include "vgpu/queue/handle_table.h"
 
+#include <algorithm>
+
 namespace vgpu::queue {
 
 namespace {
@@ -25,6 +27,7 @@ uint64_t HandleTable::insert(uint64_t addr, uint64_t size, uint64_t charged) {
   } else {
     index = static_cast<uint32_t>(entries_.size());
     entries_.push_back({});
+    entries_.back().generation = generation_floor_;
   }
   HandleEntry& e = entries_[index];
   e.addr = addr;
@@ -74,6 +77,59 @@ void HandleTable::clear() {
   }
   charged_ = 0;
   live_ = 0;
+}
+
+namespace {
+
+struct SavedEntry {
+  uint32_t slot = 0;
+  uint32_t reserved = 0;
+  HandleEntry entry;
+};
+
+}  // namespace
+
+void HandleTable::save(StateWriter& out) const {
+  uint32_t top_generation = 0;
+  for (const HandleEntry& e : entries_) top_generation = std::max(top_generation, e.generation);
+  out.put(top_generation);
+  out.put(live_);
+  for (uint32_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i].live) out.put(SavedEntry{i, 0, entries_[i]});
+}
+
+vgpu::Status HandleTable::restore(StateReader& in) {
+  auto top = in.get<uint32_t>();
+  auto live = in.get<uint32_t>();
+  if (!top || !live) return Error{EINVAL, "saved handle table truncated"};
+  if (*live > max_handles_) return Error{EINVAL, "saved handle table: too many handles"};
+  entries_.clear();
+  free_slots_.clear();
+  charged_ = 0;
+  live_ = 0;
+  for (uint32_t n = 0; n < *live; ++n) {
+    auto saved = in.get<SavedEntry>();
+    if (!saved) return Error{EINVAL, "saved handle table truncated"};
+    const HandleEntry& e = saved->entry;
+    const auto charge = charge_for(e.size);
+    if (saved->slot >= max_handles_ || !charge || *charge != e.charged || e.generation == 0 ||
+        e.live != 1 || e.charged > mem_limit_ - charged_)
+      return Error{EINVAL, "saved handle table: an entry is out of bounds"};
+    if (saved->slot >= entries_.size()) entries_.resize(saved->slot + 1);
+    if (entries_[saved->slot].live) return Error{EINVAL, "saved handle table: a slot twice"};
+    entries_[saved->slot] = e;
+    charged_ += e.charged;
+    ++live_;
+  }
+  // Free slots, and slots added later, continue above every generation
+  // given before the restart.
+  generation_floor_ = *top;
+  for (uint32_t i = static_cast<uint32_t>(entries_.size()); i-- > 0;) {
+    if (entries_[i].live) continue;
+    entries_[i].generation = *top;
+    free_slots_.push_back(i);
+  }
+  return ok_status();
 }
 
 }  // namespace vgpu::queue

@@ -100,7 +100,9 @@ void SimHypervisor::violation_locked(std::string text) {
 Result<hv::DomainInfo> SimHypervisor::domain_info() {
   std::lock_guard lock(mutex_);
   if (!exists_) return hv::DomainInfo{};
-  return hv::DomainInfo{true, config_.hvm, dying_, abnormal_shutdown_, suspended_};
+  hv::DomainInfo info{true, config_.hvm, dying_, abnormal_shutdown_, suspended_};
+  info.handle = config_.handle;
+  return info;
 }
 
 Result<unsigned> SimHypervisor::vcpu_count() {

@@ -117,7 +117,11 @@ Result<hv::DomainInfo> query_domain(xc_interface* xch, uint16_t domid) {
   const int n = xc_domain_getinfo(xch, domid, 1, &info);
   if (n < 0) return call_error("xc_domain_getinfo", domid);
   if (n != 1 || info.domid != domid) return hv::DomainInfo{};
-  return domain_state(info.hvm != 0, info.dying != 0, info.shutdown != 0, info.shutdown_reason);
+  hv::DomainInfo out =
+      domain_state(info.hvm != 0, info.dying != 0, info.shutdown != 0, info.shutdown_reason);
+  static_assert(sizeof info.handle == sizeof out.handle);
+  std::memcpy(out.handle.data(), info.handle, sizeof info.handle);
+  return out;
 }
 
 }  // namespace

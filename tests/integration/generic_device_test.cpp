@@ -36,7 +36,7 @@ sim::SimConfig one_vcpu() {
 }
 
 app::DeviceSpec two_bar_device() {
-  return app::DeviceSpec{TwoBarDevice::identity_value(), TwoBarDevice::factory(), {}};
+  return app::DeviceSpec{TwoBarDevice::identity_value(), TwoBarDevice::factory(), {}, {}};
 }
 
 // Claimed MMIO ranges of the only server, sorted by address.

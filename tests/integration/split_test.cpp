@@ -5,6 +5,7 @@
 #include "vgpu/app/split.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 
 #include "../support/log_capture.h"
 #include "../support/proc_status.h"
+#include "vgpu/app/state_file.h"
 #include "vgpu/device/registers.h"
 #include "vgpu/sim/sim_guest.h"
 #include "vgpu/sim/sim_hypervisor.h"
@@ -204,6 +206,49 @@ TEST_F(Split, AnUnlistedSystemCallKillsTheWorkerAndTheDaemonSaysSoAndExitsOne) {
   EXPECT_NE(err.find("seccomp"), std::string::npos) << err;
   EXPECT_TRUE(nothing_left()) << "XenStore cleaned after the worker died";
   EXPECT_TRUE(children().empty());
+}
+
+// Restart (docs/spec.md §12): a worker killed by a signal leaves the state
+// file and device memory's file naming its server for the next daemon; a
+// daemon that finds them but cannot take the server over (here: the
+// simulated Xen died with the worker, so server 0 is not there) says so
+// and starts afresh; a worker that exits removes them.
+TEST_F(Split, AKilledWorkerLeavesItsServerToTheNextDaemonAndAnExitedOneCleansUp) {
+  const std::filesystem::path state = run_dir_ / "dom7-0000-00-05.0.state";
+  const std::filesystem::path memory = run_dir_ / "dom7-0000-00-05.0.mem";
+  auto rc = serve_async();
+  ASSERT_TRUE(wait_connected());
+  const auto kids = children();
+  ASSERT_EQ(kids.size(), 1u);
+  ::kill(kids[0], SIGKILL);
+  ASSERT_EQ(rc.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(rc.get(), app::kExitRuntime);
+  EXPECT_TRUE(nothing_left()) << "XenStore is cleaned; the next daemon publishes again";
+  ASSERT_TRUE(std::filesystem::exists(state));
+  ASSERT_TRUE(std::filesystem::exists(memory));
+  {
+    const int dir = ::open(run_dir_.c_str(), O_DIRECTORY | O_CLOEXEC);
+    auto file = app::StateFile::open(dir, state.filename().string());
+    ::close(dir);
+    ASSERT_TRUE(file);
+    EXPECT_EQ((*file)->server_for({7, kSbdf, {}}), hv::ServerId{0})
+        << "the state names the dead worker's server";
+  }
+
+  connected_ = false;
+  ::testing::internal::CaptureStdout();  // both processes log there (spdlog's default)
+  rc = serve_async();
+  const bool served = wait_connected();
+  destroy();
+  const bool ended = rc.wait_for(5s) == std::future_status::ready;
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  ASSERT_TRUE(served) << "the fallback to a fresh start serves";
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(rc.get(), app::kExitOk);
+  EXPECT_NE(text.find("taking over ioreq server 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("starting afresh"), std::string::npos) << text;
+  EXPECT_FALSE(std::filesystem::exists(state)) << "removed once the worker exited";
+  EXPECT_FALSE(std::filesystem::exists(memory));
 }
 
 TEST_F(Split, DomainDestroyedMeansExitZero) {

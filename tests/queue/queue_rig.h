@@ -41,6 +41,7 @@ class GatedBackend final : public compute::Backend {
   uint64_t granule() const override { return real_.granule(); }
   Result<compute::DevAddr> alloc(uint64_t b) override { return real_.alloc(b); }
   vgpu::Status free(compute::DevAddr a) override { return real_.free(a); }
+  vgpu::Status reserve(compute::DevAddr a, uint64_t b) override { return real_.reserve(a, b); }
   vgpu::Status copy_in(compute::DevAddr d, std::span<const std::byte> s) override {
     gate();
     return real_.copy_in(d, s);

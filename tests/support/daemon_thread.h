@@ -28,7 +28,7 @@ inline const pci::Sbdf kSbdf0005{0, 0, 5, 0};
 
 class DaemonThread {
  public:
-  explicit DaemonThread(sim::SimHypervisor& hv,
+  explicit DaemonThread(hv::Hypervisor& hv,
                         app::DaemonConfig config = {kSbdf0005,
                                                     device::stub_factory(device::StubConfig{})},
                         app::DaemonObserver* observer = nullptr) {
@@ -50,8 +50,23 @@ class DaemonThread {
   // Idempotent.
   void stop() {
     if (!daemon_) return;
+    pause();
+    daemon_.reset();
+  }
+
+  // Stops the event loop and keeps the daemon as it is: requests the guest
+  // makes from now on wait in their slots, as if the process hung.
+  void pause() {
+    if (!thread_.joinable()) return;
     daemon_->request_stop();
     thread_.join();
+  }
+
+  // Dies as kill -9 leaves things: no teardown (Daemon::abandon()).
+  void abandon() {
+    if (!daemon_) return;
+    pause();
+    daemon_->abandon();
     daemon_.reset();
   }
 

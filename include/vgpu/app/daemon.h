@@ -14,7 +14,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "vgpu/common/rate_limited_log.h"
 #include "vgpu/common/result.h"
@@ -28,9 +30,37 @@
 
 namespace vgpu::app {
 
+// Where the device's state goes after every change the guest can observe,
+// so that a restarted daemon can take over (docs/spec.md §12). Called on the
+// loop thread, before the answer to the request that made the change.
+class DeviceStateSink {
+ public:
+  virtual ~DeviceStateSink() = default;
+  virtual void save(std::span<const std::byte> state) = 0;
+};
+
+// A dead daemon's server and device, to take over instead of starting anew.
+struct Resume {
+  hv::ServerId server = 0;
+  // The device's state as DeviceStateSink::save() last got it. Called once
+  // the server is taken over: its event channels are ours again, so the
+  // dead daemon can no longer be answering (and saving) anything.
+  std::function<Result<std::vector<std::byte>>()> load_state;
+};
+
 struct DaemonConfig {
+  DaemonConfig(pci::Sbdf sbdf_in, pci::DeviceFactory make_device_in,
+               std::optional<Resume> resume_in = std::nullopt,
+               DeviceStateSink* state_sink_in = nullptr)
+      : sbdf(sbdf_in),
+        make_device(std::move(make_device_in)),
+        resume(std::move(resume_in)),
+        state_sink(state_sink_in) {}
+
   pci::Sbdf sbdf;
   pci::DeviceFactory make_device;
+  std::optional<Resume> resume;  // take over a dead daemon's server
+  DeviceStateSink* state_sink;   // must outlive the daemon; null: not saved
 };
 
 // Told of the daemon's externally visible state (XenStore publishes it).
@@ -62,6 +92,14 @@ class Daemon final : private host::HostListener {
   // The guest was destroyed, and Xen released our server and claims with it:
   // stop, and tear down only what is ours.
   void domain_gone();
+  // Dies as a kill -9 would leave things (tests of restart): no teardown;
+  // the server, its claims, the saved state and device memory stay for the
+  // next daemon. Destroy the daemon next.
+  void abandon();
+  // Whether start() took over a dead daemon's server, and how many requests
+  // it found waiting and answered then.
+  bool resumed() const { return resumed_; }
+  unsigned answered_on_resume() const { return answered_on_resume_; }
   // Logs the last requests of every slot and our answers (the guest died;
   // an administrator asked with SIGUSR1).
   void dump_trace(std::string_view why) const;
@@ -80,6 +118,8 @@ class Daemon final : private host::HostListener {
  private:
   Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer);
   Status bring_up();
+  Status take_over(const Resume& resume);
+  void save_state();
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override;
   void device_status(std::string_view key, std::string_view value) override;
 
@@ -92,6 +132,12 @@ class Daemon final : private host::HostListener {
   std::unique_ptr<host::Claims> claims_;
   ioreq::EventLoop loop_;
   DaemonObserver* observer_ = nullptr;
+  std::optional<Resume> resume_;
+  DeviceStateSink* state_sink_ = nullptr;
+  std::vector<std::byte> state_buffer_;  // reused by every save
+  bool resumed_ = false;
+  unsigned answered_on_resume_ = 0;
+  bool abandoned_ = false;
   // A guest may move BARs or toggle decoding in a loop: these lines are
   // rate-limited; the claims and XenStore still follow every change.
   RateLimitedLog bar_log_{"BAR placement lines", spdlog::level::info, 20, std::chrono::seconds(10)};

@@ -28,6 +28,9 @@ struct DeviceSpec {
   // Device-specific backend keys and their values at start (the stub's
   // queue state and mem-limit); the device reports later changes.
   std::vector<std::pair<std::string, std::string>> status_keys;
+  // The same device keeping its memory in `memory_fd`, a file that outlives
+  // the process (restart, docs/spec.md §12); null for a device without.
+  std::function<pci::DeviceFactory(int memory_fd)> factory_with_memory_file;
 };
 
 // The vGPU stub as the options configure it.

@@ -32,6 +32,8 @@ class ScopedRelease {
     if (release_) std::exchange(release_, {})();
   }
   bool armed() const { return static_cast<bool>(release_); }
+  // Forgets the action: the resource is left for someone else.
+  void release() { release_ = {}; }
 
  private:
   std::function<void()> release_;

@@ -43,6 +43,10 @@ class Backend {
   virtual Result<DevAddr> alloc(uint64_t bytes) = 0;
   // Frees what alloc() returned; the memory goes back to the host.
   virtual Status free(DevAddr addr) = 0;
+  // Restart (docs/spec.md §12): marks [addr, addr + bytes) allocated again,
+  // exactly as an earlier alloc(bytes) returned it, without touching what it
+  // holds. EINVAL when that extent is not wholly free or not aligned.
+  virtual Status reserve(DevAddr addr, uint64_t bytes) = 0;
 
   virtual Status copy_in(DevAddr dst, std::span<const std::byte> src) = 0;
   virtual Status copy_out(std::span<std::byte> dst, DevAddr src) = 0;

@@ -34,6 +34,7 @@ class CpuBackend final : public Backend {
   uint64_t granule() const override { return kGranule; }
   Result<DevAddr> alloc(uint64_t bytes) override;
   Status free(DevAddr addr) override;
+  Status reserve(DevAddr addr, uint64_t bytes) override;
   Status copy_in(DevAddr dst, std::span<const std::byte> src) override;
   Status copy_out(std::span<std::byte> dst, DevAddr src) override;
   Status fill(DevAddr dst, uint32_t pattern, uint64_t count) override;

@@ -22,6 +22,10 @@ class ExtentAllocator {
   std::optional<uint64_t> allocate(uint64_t bytes);
   // Releases an extent allocate() returned; false if `start` is not one.
   bool release(uint64_t start);
+  // Marks [start, start + bytes rounded up) used, as allocate() would have
+  // returned it; false (and no change) unless start is aligned, bytes is not
+  // 0 and the whole extent lies in one free hole.
+  bool reserve(uint64_t start, uint64_t bytes);
   // Size of the live extent at `start` (rounded), or 0.
   uint64_t size_of(uint64_t start) const;
 

@@ -29,6 +29,12 @@ class RegisterFile {
 
   DeviceStatus status() const;
 
+  // Restart: the registers as bytes, and back (any bytes are a state the
+  // guest could have written; reads stay bounded whatever they hold).
+  using Storage = std::array<uint8_t, kStorageSize>;
+  const Storage& storage() const { return bytes_; }
+  void restore(const Storage& saved) { bytes_ = saved; }
+
  private:
   uint32_t load32(uint32_t offset) const;
   void store32(uint32_t offset, uint32_t value);

@@ -26,6 +26,9 @@ struct StubConfig {
   uint64_t bar0_size = 4096;
   uint32_t class_code = 0x120000;                // processing accelerator
   uint64_t mem_limit = queue::kDefaultMemLimit;  // MEM_TOTAL: device memory per guest
+  // A file to keep device memory in, so that it outlives the process
+  // (docs/spec.md §12); each stub maps a dup of it. -1: an anonymous memfd.
+  int memory_fd = -1;
 };
 
 // The stub's own XenStore backend keys (docs/spec.md §10): the queue's state
@@ -71,6 +74,7 @@ class VgpuStub final : public pci::ConfigSpaceDevice {
   int event_fd() const override { return queue_->event_fd(); }
   void on_event() override;
   void shutdown() override;
+  void abandon() override;
 
   const RegisterFile& registers() const { return regs_; }
   const queue::CommandQueue& command_queue() const { return *queue_; }
@@ -79,6 +83,8 @@ class VgpuStub final : public pci::ConfigSpaceDevice {
   // Rings and buffers are touched only while the guest lets us master the
   // bus; the queue decides what clearing it means.
   void config_written(const pci::ConfigWriteEffects& effects) override;
+  void save_device_state(StateWriter& out) const override;
+  Status restore_device_state(StateReader& in) override;
   void raise_completions();
   void report_queue_state();
 

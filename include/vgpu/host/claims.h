@@ -26,12 +26,16 @@ class Claims {
   Claims& operator=(const Claims&) = delete;
 
   Status claim_sbdf();
+  // A restart (docs/spec.md §12): the dead daemon's claims are still our
+  // server's. Claims the SBDF, taking Xen's EEXIST as "already ours".
+  Status adopt_sbdf();
 
   // Makes BAR `index`'s claimed window match `now` (nullopt: claim none).
   // The exact old range is unmapped before the new one is mapped, so there
   // is never a moment when two ranges, or a range the guest has not
   // programmed, are ours. A failed map leaves nothing claimed for that BAR
-  // and is returned.
+  // and is returned. Xen's EEXIST means our server already holds the
+  // window (a restart after a kill between claiming and saving): ours.
   Status move_bar(unsigned index, std::optional<pci::BarMapping> now);
 
   // The domain is gone and Xen has released our claims with it: drop the

@@ -50,6 +50,10 @@ class DeviceHost final : public ioreq::IoHandler, public pci::MsiSink, public pc
   uint64_t mmio_read(uint64_t addr, unsigned size) override;
   void mmio_write(uint64_t addr, unsigned size, uint64_t value) override;
 
+  // Restart (docs/spec.md §12): the device as save_state() left it, then
+  // every BAR's window as it now decodes, told to the listener.
+  Status restore(std::span<const std::byte> saved);
+
   void send_msi(uint64_t address, uint32_t data) override;
   void status_changed(std::string_view key, std::string_view value) override;
 

@@ -11,6 +11,7 @@
 // loop thread only, unless it says otherwise.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -45,6 +46,10 @@ struct DomainInfo {
   // saved) or a checkpoint (xl save -c, xl migrate's last round, Remus),
   // after which the same domain resumes. Not an end: the device stays.
   bool suspended = false;
+  // The domain's handle (its UUID, xc_dominfo_t.handle): domids are reused,
+  // so a restarted daemon takes over only the domain its state was saved
+  // for (docs/spec.md §12).
+  std::array<uint8_t, 16> handle{};
 };
 
 // Event channels to the target domain, with xenevtchn's semantics: one

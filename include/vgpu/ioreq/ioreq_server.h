@@ -14,7 +14,9 @@
 // Thread-compatible: used from the event-loop thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -35,6 +37,14 @@ struct ServerStats {
 class IoreqServer {
  public:
   static Result<std::unique_ptr<IoreqServer>> start(hv::Hypervisor& hv, Dispatcher& dispatcher);
+  // A restart (docs/spec.md §12): takes over server `id`, which a daemon
+  // that died left behind, enabled, with its SBDF and MMIO claims: maps its
+  // page, makes sure it is enabled and binds every vCPU's event channel
+  // again (the dead process's ends were closed, which left Xen's ends
+  // unbound). Fails when the server is not there. Serve nothing until the
+  // device is restored; then call resume().
+  static Result<std::unique_ptr<IoreqServer>> attach(hv::Hypervisor& hv, Dispatcher& dispatcher,
+                                                     hv::ServerId id);
   ~IoreqServer();
   IoreqServer(const IoreqServer&) = delete;
   IoreqServer& operator=(const IoreqServer&) = delete;
@@ -51,9 +61,28 @@ class IoreqServer {
   // (teardown). Returns how many were served.
   unsigned drain();
 
+  // After attach(): answers what the dead daemon left in the slots. READY
+  // requests are served; INPROCESS ones (taken, never answered) are served
+  // again from the slot, which Xen leaves alone until IORESP_READY; a slot
+  // left at IORESP_READY gets the notification it may have missed. Returns
+  // how many requests it answered.
+  unsigned resume();
+
+  // The process dies without a teardown (a simulated kill -9): only what
+  // the kernel would release goes (the page mapping, our event channel
+  // ends); the server, its claims and its state stay for the next daemon.
+  void abandon();
+
   // Teardown's first half: disables the server, then drains it. Returns how
   // many requests it answered. The destructor calls it if nobody did.
   unsigned stop();
+
+  // Runs after each request is handled and before its answer is published:
+  // the daemon saves the device's state there, so that no answer the guest
+  // has seen is lost to a kill (docs/spec.md §12).
+  void set_before_answer(std::function<void(const ioreq_t&)> hook) {
+    before_answer_ = std::move(hook);
+  }
 
   const ServerStats& stats() const { return stats_; }
   // The last requests of each slot and our answers (always recorded).
@@ -66,10 +95,16 @@ class IoreqServer {
  private:
   IoreqServer(hv::Hypervisor& hv, Dispatcher& dispatcher) : hv_(hv), dispatcher_(dispatcher) {}
   Status acquire();
-  Status bind_ports();
+  Status take_over(hv::ServerId id);
+  // `patience`: how long a bind may keep failing before it is an error (a
+  // restart: the dead process may still be closing its ends).
+  Status bind_ports(std::chrono::milliseconds patience = std::chrono::milliseconds(0));
   // The slot handshake (READY, acquire, copy, INPROCESS, answer, release,
   // IORESP_READY, notify) for vCPU `vcpu`. Returns true if it answered.
   bool serve(unsigned vcpu);
+  // serve() of a request whose slot state is `state` (READY, or INPROCESS
+  // when resuming).
+  bool answer(unsigned vcpu, uint8_t expected_state);
 
   hv::Hypervisor& hv_;
   Dispatcher& dispatcher_;
@@ -81,6 +116,7 @@ class IoreqServer {
   ServerStats stats_;
   TraceRing trace_{0};  // sized for vcpus_ by acquire()
   bool domain_gone_ = false;
+  std::function<void(const ioreq_t&)> before_answer_;
 
   // Release actions, in acquisition order; destroyed in reverse (enabled_
   // normally released early, by stop()).

@@ -95,6 +95,14 @@ class ConfigSpace {
   // Offset of the first capability with `id`, by walking the chain from 0x34.
   std::optional<uint8_t> find_capability(uint8_t id) const;
 
+  // ---- Restart (docs/spec.md §12) -------------------------------------------
+
+  const std::array<uint8_t, kConfigSpaceSize>& bytes() const { return bytes_; }
+  // Takes the guest-writable bits of every byte from `saved` (a bytes() of
+  // the same device before a restart); read-only bits stay as set up, so
+  // whatever the saved image holds cannot change the identity or the masks.
+  void restore_writable(const std::array<uint8_t, kConfigSpaceSize>& saved);
+
  private:
   struct CapabilityInfo {
     uint8_t id;

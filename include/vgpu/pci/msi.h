@@ -38,6 +38,11 @@ class MsiVector {
   // Call after every config write that touched the capability: an unmask
   // or enable while a message is pending sends it.
   void config_written();
+  // Restart: the pending bit as a saved image of the capability had it.
+  void restore_pending(const MsiCapability64& saved) {
+    set_pending((saved.pending & kMsiVector0) != 0);
+  }
+  uint8_t offset() const { return offset_; }
 
  private:
   MsiVector(ConfigSpace& config, MsiSink& sink, uint8_t offset)

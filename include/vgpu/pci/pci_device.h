@@ -15,6 +15,8 @@
 #include <optional>
 #include <string_view>
 
+#include "vgpu/common/result.h"
+#include "vgpu/common/state_buffer.h"
 #include "vgpu/pci/config_space.h"
 #include "vgpu/pci/identity.h"
 #include "vgpu/pci/msi.h"
@@ -52,6 +54,22 @@ class PciDevice {
   // Teardown: stop the device's own threads and drop its use of guest
   // memory; no access follows. Idempotent.
   virtual void shutdown() {}
+
+  // Restart under a running guest (docs/spec.md §12). save_state() writes
+  // everything the guest can observe of the device; restore_state() puts a
+  // freshly built device back into it, checking every value (the bytes
+  // come from a file the unprivileged worker writes). Called on the loop
+  // thread. A device that keeps the defaults cannot be taken over: its
+  // restore fails and the daemon starts afresh.
+  virtual void save_state(StateWriter& out) const { (void)out; }
+  virtual Status restore_state(StateReader& in) {
+    (void)in;
+    return Error{ENOTSUP, "this device cannot be restored after a restart"};
+  }
+  // The daemon dies without tearing down (a simulated kill -9 in tests):
+  // stop the device's threads and leave device memory as it is, for the
+  // next daemon. Nothing follows.
+  virtual void abandon() { shutdown(); }
 };
 
 // State a device reports for administrators (XenStore backend keys beside
@@ -93,6 +111,10 @@ class ConfigSpaceDevice : public PciDevice {
 
   const ConfigSpace& config() const { return config_; }
 
+  // The configuration space, then the device's own state (save_device_state).
+  void save_state(StateWriter& out) const final;
+  Status restore_state(StateReader& in) final;
+
  protected:
   // `identity` must pass validate() (std::invalid_argument otherwise: a
   // device's identity is fixed by its code, or checked on the command line
@@ -105,6 +127,13 @@ class ConfigSpaceDevice : public PciDevice {
   // Hook for devices that react to their own config state (e.g. Bus
   // Master); called after every guest config write.
   virtual void config_written(const ConfigWriteEffects& effects) { (void)effects; }
+  // A device's state beyond its configuration space, for save_state();
+  // restore_device_state() runs once the configuration space is restored.
+  virtual void save_device_state(StateWriter& out) const { (void)out; }
+  virtual Status restore_device_state(StateReader& in) {
+    (void)in;
+    return ok_status();
+  }
 
  private:
   DeviceIdentity identity_;

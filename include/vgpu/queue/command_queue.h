@@ -28,6 +28,7 @@
 #include <type_traits>
 
 #include "vgpu/common/rate_limiter.h"
+#include "vgpu/common/state_buffer.h"
 #include "vgpu/compute/backend.h"
 #include "vgpu/dma/guest_dma.h"
 #include "vgpu/queue/executor.h"
@@ -103,6 +104,20 @@ class CommandQueue {
   // Stops for good: aborts a running command, joins the worker, frees all
   // device memory and unpins the rings. Idempotent.
   void shutdown();
+
+  // Restart (docs/spec.md §12). save() writes the registers and the handle
+  // table as of the last completion: a command fetched but not completed is
+  // saved as not yet fetched, so that a restarted queue runs it again
+  // (at-least-once; every command but SAXPY gives the same result twice).
+  // restore() takes a queue just built, checks every saved value (EINVAL),
+  // reserves the saved device memory, maps the rings again and runs what
+  // the guest submitted meanwhile. `bus_master` is Command.Bus Master as
+  // the restored configuration space has it.
+  void save(StateWriter& out) const;
+  vgpu::Status restore(StateReader& in, bool bus_master);
+  // The process is going away without a teardown (a simulated kill -9):
+  // the worker stops, device memory and the saved state stay as they are.
+  void abandon();
 
   QueueStats stats() const;
   QueueRegisters registers() const;

@@ -13,6 +13,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "vgpu/common/result.h"
+#include "vgpu/common/state_buffer.h"
+
 namespace vgpu::queue {
 
 struct HandleEntry {
@@ -41,6 +44,14 @@ class HandleTable {
   std::vector<HandleEntry> live_entries() const;
   void clear();
 
+  // Restart (docs/spec.md §12). save() writes the live entries with their
+  // slot numbers and the highest generation ever given; restore() rebuilds
+  // an empty table from that, checking limits (EINVAL on any violation),
+  // so every handle the guest holds names the same memory again and no
+  // handle from before can name a later allocation.
+  void save(StateWriter& out) const;
+  vgpu::Status restore(StateReader& in);
+
   uint64_t total() const { return mem_limit_; }
   uint64_t free() const { return mem_limit_ - charged_; }
   uint32_t live() const { return live_; }
@@ -53,6 +64,7 @@ class HandleTable {
   uint32_t live_ = 0;
   std::vector<HandleEntry> entries_;  // index = (handle & 0xffffffff) - 1
   std::vector<uint32_t> free_slots_;
+  uint32_t generation_floor_ = 0;  // where a new slot's generations start
 };
 
 }  // namespace vgpu::queue

@@ -43,6 +43,9 @@ struct SimConfig {
   unsigned vcpus = 1;                // 1..128: one ioreq slot each in a page
   uint64_t ram_bytes = 16ull << 20;  // guest RAM at gpa 0
   bool hvm = true;
+  // The domain's UUID (DomainInfo::handle).
+  std::array<uint8_t, 16> handle{0x5e, 0x1d, 0x0d, 0x0a, 0x1a, 0xf4, 0x11, 0x11,
+                                 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x00, 0x01};
   // How long a vCPU waits for a response before it is declared hung.
   std::chrono::milliseconds response_timeout{5000};
 };
