@@ -33,7 +33,8 @@ configure_and_build() {  # dir sanitizers [target...]
 # The threaded suites: their test executables and their CTest labels.
 tsan_targets=(daemon_sim_test lifecycle_test generic_device_test guest_flood_test
   trace_ring_sim_test queue_sim_test hardening_test sim_hypervisor_test sim_protocol_test
-  sim_guest_test sim_guest_memory_test queue_test mapping_cache_test coalesced_updates_test)
+  sim_guest_test sim_guest_memory_test queue_test mapping_cache_test coalesced_updates_test
+  restart_test)
 tsan_labels='^(integration|sim|hardening|queue|dma|app)$'
 
 if [[ $which == asan || $which == all ]]; then

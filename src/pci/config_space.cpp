@@ -1,5 +1,6 @@
 #include "vgpu/pci/config_space.h"
 
+#include <algorithm>
 #include <bit>
 #include <string>
 
@@ -192,8 +193,14 @@ bool ConfigSpace::touches_capability(uint32_t offset, unsigned size, uint8_t id)
   return false;
 }
 
-void ConfigSpace::restore_writable(const std::array<uint8_t, kConfigSpaceSize>& saved) {
-  for (size_t i = 0; i < kConfigSpaceSize; ++i)
+ConfigSpace::Saved ConfigSpace::saved() const {
+  Saved out;
+  std::copy_n(bytes_.begin(), out.size(), out.begin());
+  return out;
+}
+
+void ConfigSpace::restore_writable(const Saved& saved) {
+  for (size_t i = 0; i < saved.size(); ++i)
     bytes_[i] = static_cast<uint8_t>((bytes_[i] & ~wmask_[i]) | (saved[i] & wmask_[i]));
 }
 

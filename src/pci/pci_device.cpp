@@ -42,12 +42,12 @@ ConfigWriteEffects ConfigSpaceDevice::config_write(uint32_t offset, unsigned siz
 }
 
 void ConfigSpaceDevice::save_state(StateWriter& out) const {
-  out.put(config_.bytes());
+  out.put(config_.saved());
   save_device_state(out);
 }
 
 Status ConfigSpaceDevice::restore_state(StateReader& in) {
-  auto saved = in.get<std::array<uint8_t, kConfigSpaceSize>>();
+  auto saved = in.get<ConfigSpace::Saved>();
   if (!saved) return Error{EINVAL, "saved state: configuration space truncated"};
   config_.restore_writable(*saved);
   if (msi_) {

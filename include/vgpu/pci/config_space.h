@@ -97,11 +97,15 @@ class ConfigSpace {
 
   // ---- Restart (docs/spec.md §12) -------------------------------------------
 
-  const std::array<uint8_t, kConfigSpaceSize>& bytes() const { return bytes_; }
-  // Takes the guest-writable bits of every byte from `saved` (a bytes() of
+  // What a restart keeps: the legacy 256 bytes (header and capabilities),
+  // where every guest-writable and device-owned bit lives; the extended
+  // space holds none (no extended capabilities), so it is not saved.
+  using Saved = std::array<uint8_t, kLegacyConfigSize>;
+  Saved saved() const;
+  // Takes the guest-writable bits of every byte from `saved` (a saved() of
   // the same device before a restart); read-only bits stay as set up, so
   // whatever the saved image holds cannot change the identity or the masks.
-  void restore_writable(const std::array<uint8_t, kConfigSpaceSize>& saved);
+  void restore_writable(const Saved& saved);
 
  private:
   struct CapabilityInfo {
