@@ -60,7 +60,7 @@ mkdir -p "$ROOT"/{e2e,etc/xen,var/lib/xen,var/log/xen,lib/modules,opt/vgpu}
 e2e_copy_with_libs "$ROOT" \
   "$XENBIN/xl" "$XENBIN/xenstored" "$XENBIN/xenconsoled" "$XENBIN/xen-init-dom0" \
   "$XENBIN/libxl-save-helper" /usr/bin/xenstore /usr/libexec/xen-qemu-system-i386 \
-  /bin/bash \
+  /bin/bash /usr/bin/flock \
   "$XENBIN/xenctx" "$XENBIN/xen-hvmcrash" # crash_report and the retry self-test (dom0/init)
 for t in read write exists list ls rm chmod watch; do
   ln -sf xenstore "$ROOT/usr/bin/xenstore-$t"
@@ -98,9 +98,12 @@ if [[ -d $E2E_REPO_DIR/launcher ]]; then
 fi
 
 install -m 0755 "$E2E_SRC_DIR/dom0/init" "$ROOT/init"
+install -m 0644 "$E2E_SRC_DIR/dom0/pair.sh" "$ROOT/e2e/pair.sh"
 gcc -O2 -Wall -Wextra -Werror -o "$OUT/e2e-reaper" "$E2E_SRC_DIR/dom0/reaper.c"
 install -m 0755 "$OUT/e2e-reaper" "$ROOT/usr/bin/e2e-reaper"
 cp "$BUILD_DIR/guest/guest.img" "$ROOT/e2e/guest.img"
+# Where the pair phase switches the image's restart soak on.
+cp "$BUILD_DIR/guest/guest.img.rsoak-at" "$ROOT/e2e/guest.img.rsoak-at"
 if [[ -n $EXTRA ]]; then
   cp -a "$EXTRA/." "$ROOT/"
   while IFS= read -r -d '' f; do
@@ -114,7 +117,7 @@ fi
   # Quoted: a value may hold spaces (E2E_GUEST_CMDLINE, which Dom0 ignores).
   while IFS='=' read -r k v; do
     printf 'export %s=%q\n' "$k" "$v"
-  done < <(env | grep -E '^E2E_(LAUNCH|GUEST|EXIT|DIRECT)_[A-Z_]+=' || true)
+  done < <(env | grep -E '^E2E_(LAUNCH|GUEST|EXIT|DIRECT|PAIR)_[A-Z_]+=' || true)
 } >"$ROOT/e2e/e2e.conf"
 
 e2e_cpio "$ROOT" "$OUT/dom0.cpio"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the e2e HVM guest: a busybox initramfs holding lspci, pci.ids and the
-# static mmio-test, mmio-bench and queue-test, the vgpu module and vgpuctl
+# static mmio-test, mmio-bench, queue-test and rsoak, the vgpu module and vgpuctl
 # (build-guest-driver.sh), nvme-bench with the kernel's nvme modules (the
 # comparison with QEMU's NVMe emulation), plus the Debian kernel, on a small
 # syslinux-bootable FAT image (SeaBIOS boots it from the emulated AHCI disk
@@ -26,6 +26,8 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/mmio-test" "$E2E_SRC_DIR/guest/mm
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/mmio-bench" "$E2E_SRC_DIR/guest/mmio-bench.c"
 # The command queue, driven from userspace with no kernel driver.
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/queue-test" "$E2E_SRC_DIR/guest/queue-test.c"
+# The restart soak of Dom0's pair phase.
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/rsoak" "$E2E_SRC_DIR/guest/rsoak.c"
 
 # The guest driver (vgpu.ko for this very kernel) and vgpuctl.
 "$E2E_SRC_DIR/build-guest-driver.sh" "$BUILD_DIR"
@@ -57,6 +59,7 @@ e2e_copy_file "$ROOT" /usr/share/misc/pci.ids
 install -m 0755 "$OUT/mmio-test" "$ROOT/usr/bin/mmio-test"
 install -m 0755 "$OUT/mmio-bench" "$ROOT/usr/bin/mmio-bench"
 install -m 0755 "$OUT/queue-test" "$ROOT/usr/bin/queue-test"
+install -m 0755 "$OUT/rsoak" "$ROOT/usr/bin/rsoak"
 install -D -m 0644 "$OUT/driver/vgpu.ko" "$ROOT/usr/lib/vgpu/vgpu.ko"
 install -m 0755 "$OUT/driver/vgpuctl" "$ROOT/usr/bin/vgpuctl"
 install -m 0755 "$E2E_SRC_DIR/guest/driver-test.sh" "$ROOT/usr/bin/driver-test.sh"
@@ -75,6 +78,11 @@ e2e_cpio "$ROOT" "$OUT/initrd.gz" gzip
 # otherwise the kernel asks the Xen platform device to unplug emulated disks,
 # and QEMU then removes the NVMe controller too (the AHCI one it keeps).
 GUEST_CMDLINE=${E2E_GUEST_CMDLINE:-console=hvc0 pci=noearly loglevel=4 panic=-1 xen_emul_unplug=never}
+# The restart soak's switch, off; Dom0 turns it on in a copy of the image by
+# overwriting the 3 digits at the offset recorded below (guest.img.rsoak-at),
+# so both modes boot the same kernel and initramfs.
+RSOAK_OFF=e2e.rsoak=000
+GUEST_CMDLINE="$GUEST_CMDLINE $RSOAK_OFF"
 
 e2e_log "guest: building FAT boot image"
 cat >"$OUT/syslinux.cfg" <<EOF
@@ -93,5 +101,10 @@ syslinux --install "$OUT/guest.img.tmp"
 MTOOLS_SKIP_CHECK=1 mcopy -i "$OUT/guest.img.tmp" "$VMLINUZ" ::vmlinuz
 MTOOLS_SKIP_CHECK=1 mcopy -i "$OUT/guest.img.tmp" "$OUT/initrd.gz" ::initrd.gz
 MTOOLS_SKIP_CHECK=1 mcopy -i "$OUT/guest.img.tmp" "$OUT/syslinux.cfg" ::syslinux.cfg
+# Where the switch's digits are in the image: syslinux.cfg is one small file
+# in one cluster, so its text is contiguous and appears exactly once.
+at=$(grep -obaF "$RSOAK_OFF" "$OUT/guest.img.tmp" | cut -d: -f1)
+[[ $at =~ ^[0-9]+$ ]] || e2e_die "'$RSOAK_OFF' not found exactly once in the guest image"
+echo $((at + ${#RSOAK_OFF} - 3)) >"$OUT/guest.img.rsoak-at"
 mv "$OUT/guest.img.tmp" "$OUT/guest.img"
 e2e_log "guest: $OUT/guest.img ($(du -h "$OUT/guest.img" | cut -f1), initrd $(du -h "$OUT/initrd.gz" | cut -f1))"

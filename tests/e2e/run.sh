@@ -547,14 +547,53 @@ for v in $VCPUS; do
     check PASS "$g.perf.rss" "measured: VmRSS daemon ${d_kb} kB, QEMU device model ${q_kb} kB"
     perf "$g.rss" "$(awk -v d="$d_kb" -v q="$q_kb" -v t="$PERF_RSS_TARGET_KB" \
       -v du="$(kv "$rss" daemon_uss_kb)" -v dh="$(kv "$rss" daemon_hwm_kb)" -v ds="$(kv "$rss" daemon_smaps_rss_kb)" \
-      -v qu="$(kv "$rss" qemu_uss_kb)" -v qs="$(kv "$rss" qemu_smaps_rss_kb)" 'BEGIN {
+      -v qu="$(kv "$rss" qemu_uss_kb)" -v qs="$(kv "$rss" qemu_smaps_rss_kb)" \
+      -v wr="$(kv "$rss" worker_rss_kb)" -v wu="$(kv "$rss" worker_uss_kb)" 'BEGIN {
         printf "daemon=%.2fMiB qemu-dm=%.2fMiB ratio=%.3f (target daemon <= %.0f MiB: %s)", d / 1024, q / 1024, d / q, t / 1024, d <= t ? "met" : "NOT met"
         printf " [VmRSS; smaps_rollup Rss daemon %.2f / qemu-dm %.2f MiB, USS %.2f / %.2f MiB; daemon VmHWM %.2f MiB]", ds / 1024, qs / 1024, du / 1024, qu / 1024, dh / 1024
+        printf " worker: VmRSS %.2f MiB, USS %.2f MiB", wr / 1024, wu / 1024
       }')"
   else
     check FAIL "$g.perf.rss" "no VmRSS for daemon and device model: '${rss}'"
   fi
 done
+
+# ---------------------------------------------------------------------------
+# The pair phase (dom0/pair.sh): Dom0's checks came with the E2E-RESULT lines
+# above; here guest A's own results (rsoak, relayed as E2E:pA:) and the
+# measurements: the pause A saw across its daemon's kill -9 and restart, and
+# both daemons' memory (supervisor and worker) while both guests ran.
+if [[ $MODE == launcher ]] && grep -aq '^E2E-INFO pair phase soak=' <(lines); then
+  npair=0
+  while read -r st name detail; do
+    check "$st" "pair.A.$name" "$detail"
+    npair=$((npair + 1))
+  done < <(frame_of "E2E:pA: " rsoak | awk '$1 == "E2E-RESULT" { $1 = ""; sub(/^ /, ""); print }')
+  ((npair > 0)) || check FAIL pair.A.rsoak "guest A's restart soak printed no results"
+  # Its verdict on the answers comes only at the end of its loop.
+  grep -aq '^E2E-RESULT [A-Z]* rsoak\.answers ' <(frame_of "E2E:pA: " rsoak) ||
+    check FAIL pair.A.rsoak.answers "guest A's soak never finished its loop (hung or crashed; see pair.A.guest-ran)"
+  soak=$(frame_of "E2E:pA: " rsoak | grep -a '^E2E-PERF rsoak ' | head -n 1 || true)
+  restart=$(lines | grep -a '^E2E-PERF pair restart_ms=' | head -n 1 || true)
+  if positive "$(kv "$soak" max_pause_ms)" "$(kv "$soak" iterations)"; then
+    perf pair.A.pause "guest max pause=$(kv "$soak" max_pause_ms)ms at $(kv "$soak" at_s)s of $(kv "$soak" ran_s)s" \
+      "[$(kv "$soak" iterations) iterations, $(kv "$soak" wrong) wrong, mean $(kv "$soak" mean_iteration_ms) ms each];" \
+      "Dom0: kill -9 .. new daemon at state 4 in $(kv "$restart" restart_ms)ms"
+  fi
+  for g in A B; do
+    rss=$(lines | grep -a "^E2E-PERF run=p$g rss " | head -n 1 || true)
+    if positive "$(kv "$rss" daemon_rss_kb)" "$(kv "$rss" worker_rss_kb)" "$(kv "$rss" daemon_uss_kb)" "$(kv "$rss" worker_uss_kb)"; then
+      check PASS "pair.$g.perf.rss" "measured with both guests running: supervisor VmRSS $(kv "$rss" daemon_rss_kb) kB, worker VmRSS $(kv "$rss" worker_rss_kb) kB"
+      perf "pair.$g.rss" "$(awk -v ds="$(kv "$rss" daemon_rss_kb)" -v du="$(kv "$rss" daemon_uss_kb)" \
+        -v ws="$(kv "$rss" worker_rss_kb)" -v wu="$(kv "$rss" worker_uss_kb)" -v q="$(kv "$rss" qemu_rss_kb)" 'BEGIN {
+          printf "supervisor VmRSS=%.2fMiB USS=%.2fMiB; worker VmRSS=%.2fMiB USS=%.2fMiB; together USS=%.2fMiB; qemu-dm VmRSS=%.2fMiB [both guests running]",
+            ds / 1024, du / 1024, ws / 1024, wu / 1024, (du + wu) / 1024, q / 1024
+        }')"
+    else
+      check FAIL "pair.$g.perf.rss" "no VmRSS/USS for supervisor and worker: '${rss}'"
+    fi
+  done
+fi
 
 # ---------------------------------------------------------------------------
 # Timings: host stages above; QEMU-relative milestones from the serial log.
@@ -584,6 +623,14 @@ for v in $VCPUS; do
   milestone "g$run destroyed" " E2E-STAGE g$run\\.destroyed" last
   milestone "g$run daemon exited" " E2E-STAGE g$run\\.daemon-exited" last
 done
+milestone "pair created" ' E2E-STAGE pair\.create'
+milestone "pair launched" ' E2E-STAGE pair\.launched'
+milestone "pair both looping" ' E2E-STAGE pair\.looping'
+milestone "pair A daemon killed" ' E2E-STAGE pair\.A\.killed'
+milestone "pair A daemon restarted" ' E2E-STAGE pair\.A\.restarted'
+milestone "pair B destroyed" ' E2E-STAGE pair\.B\.destroyed'
+milestone "pair A guest done" ' E2E-STAGE pair\.A\.guest-done'
+milestone "pair A destroyed" ' E2E-STAGE pair\.A\.destroyed'
 milestone "dom0-done" ' E2E-DOM0-DONE'
 printf 'qemu  %-28s %7ss (%s)\n' "total" "$QEMU_WALL" "$QEMU_END" >>"$TIMINGS"
 printf 'host  %-28s %7ss\n' "total (run.sh)" "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" >>"$TIMINGS"
@@ -607,6 +654,8 @@ printf 'host  %-28s %7ss\n' "total (run.sh)" "$(awk -v a="$T0" -v b="$EPOCHREALT
   lines | grep -a '^E2E:g[0-9]*: E2E:mmio-bench: E2E-PERF' || true
   lines | grep -a '^E2E:g[0-9]*: E2E:nvme-bench: E2E-PERF' || true
   lines | grep -a '^E2E-PERF run=' || true
+  lines | grep -a '^E2E-PERF pair ' || true
+  lines | grep -a '^E2E:pA: E2E:rsoak: E2E-PERF' || true
   echo
   echo "== timings (host: stage durations; qemu: seconds since QEMU start, +-0.5s)"
   cat "$TIMINGS"

@@ -16,13 +16,16 @@ export STUB_LOG=$work/calls.log STUB_STORE=$work/store STUB_DOMAINS=$work/domain
 export XL=$stubs/xl XENSTORE_READ=$stubs/xenstore-read XENSTORE_WRITE=$stubs/xenstore-write
 export VGPU_IOREQD=$stubs/vgpu-ioreqd VGPU_RUN_DIR=$work/run VGPU_LOG_DIR=$work/log
 export VGPU_POLL_INTERVAL=0.05 VGPU_STOP_TIMEOUT=2
+# The keeper from the scripts under test (not an installed one), quick.
+export VGPU_KEEP=$script_dir/vgpu-keep VGPU_KEEP_DELAY=0.05
 readonly BACKEND=/local/domain/0/backend/vgpu/7/0
 mkdir -p "$STUB_STORE"
 : >"$STUB_LOG"
 
 cleanup() {
   local pid
-  for f in "$work"/run/*.pid; do
+  # Keepers first, or they would restart the daemons killed below.
+  for f in "$work"/run/keep-*.lock "$work"/run/*.pid; do
     [[ -f $f ]] || continue
     pid=$(cat "$f")
     kill -KILL "$pid" 2>/dev/null
@@ -64,6 +67,42 @@ alive() {
   [[ ${stat%% *} != Z ]]
 }
 daemon_pid() { cat "$work/run/7.pid" 2>/dev/null; }
+keeper_pid() { cat "$work/run/keep-dom7.lock" 2>/dev/null; }
+# Whether someone holds the keeper's lock (a live keeper).
+keeper_alive() {
+  local fd rc
+  exec {fd}<"$work/run/keep-dom7.lock" || return 1
+  ! flock -n "$fd"
+  rc=$?
+  exec {fd}<&-
+  return "$rc"
+}
+parent_of() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  stat=${stat#* }
+  echo "${stat%% *}"
+}
+starts() { grep -c "^daemon --domid 7 " "$STUB_LOG"; }
+# eventually SECONDS COMMAND...: COMMAND succeeds within SECONDS.
+eventually() {
+  local limit=$(($1 * 20)) i
+  shift
+  for ((i = 0; i < limit; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# A daemon other than OLD serves: pid file, backend pid and state 4 agree.
+new_daemon_serving() {
+  local pid
+  pid=$(daemon_pid)
+  [[ -n $pid && $pid != "$1" ]] && alive "$pid" && store_is "$BACKEND/pid" "$pid" &&
+    store_is "$BACKEND/state" 4
+}
+daemon_log() { cat "$work/log/vgpu-ioreqd-7.log" 2>/dev/null; }
 
 config=$work/guest.cfg
 # A setting that runs a command if it ever reaches bash arithmetic unchecked
@@ -90,6 +129,111 @@ case_xl_create_happy_path() {
   check "hotplug-status connected" store_is "$BACKEND/hotplug-status" connected
   check "no destroy" not_logged "xl destroy"
   check "daemon keeps running" alive "$(daemon_pid)"
+  check "daemon runs under the keeper" [ "$(parent_of "$(daemon_pid)")" = "$(keeper_pid)" ]
+  check "keeper holds its lock" keeper_alive
+}
+
+# The daemon is killed (SIGKILL) while the guest runs: the keeper starts the
+# same command again, once, and the new daemon serves.
+case_keep_restarts_after_sigkill() {
+  run_xl_create --timeout 5 "$config" -- --log-level debug
+  check "exit 0" [ "$rc" -eq 0 ]
+  local first keeper
+  first=$(daemon_pid)
+  keeper=$(keeper_pid)
+  kill -KILL "$first"
+  check "a new daemon serves" eventually 5 new_daemon_serving "$first"
+  check "the same command, twice" [ "$(grep -c -xF "daemon --domid 7 --sbdf 00:05.0 --pid-file $work/run/7.pid --log-file $work/log/vgpu-ioreqd-7.log --run-dir $work/run --log-level debug" "$STUB_LOG")" -eq 2 ]
+  check "by the same keeper" [ "$(parent_of "$(daemon_pid)")" = "$keeper" ]
+  check "one restart line in the daemon's log" \
+    [ "$(daemon_log | grep -c "vgpu-ioreqd $first was killed by signal 9; restarting it for domain 7 (restart 1 of at most 5 in 60s)")" -eq 1 ]
+  # Exit 1 (a runtime failure) is restarted too.
+  local second
+  second=$(daemon_pid)
+  kill -USR1 "$second"
+  check "after exit 1: a new daemon serves" eventually 5 new_daemon_serving "$second"
+  check "after exit 1: restart logged" contains "$(daemon_log)" "vgpu-ioreqd $second exited with status 1; restarting"
+  check "three starts in all" [ "$(starts)" -eq 3 ]
+}
+
+# Exit 2 (usage) and exit 0 (guest gone / stopped) are final.
+case_keep_exit_2_or_0_is_final() {
+  local status
+  for status in 2 0; do
+    : >"$STUB_LOG"
+    : >"$STUB_DOMAINS"
+    STUB_USR1_EXIT=$status run_xl_create --timeout 5 "$config"
+    check "[$status] started" [ "$rc" -eq 0 ]
+    kill -USR1 "$(daemon_pid)"
+    check "[$status] keeper exits" eventually 5 not keeper_alive
+    sleep 0.3
+    check "[$status] not restarted" [ "$(starts)" -eq 1 ]
+    check "[$status] no restart line" not contains "$(daemon_log)" restarting
+    rm -f "$work/run/7.pid"
+  done
+}
+
+# A daemon that fails at every start: at most N restarts in the window,
+# then the keeper gives up with the daemon's status, and the launcher
+# reports it.
+case_keep_budget_exhausted() {
+  STUB_DAEMON_MODE=crash VGPU_KEEP_MAX_RESTARTS=3 run_xl_create --timeout 10 "$config"
+  check "exit 1" [ "$rc" -eq 1 ]
+  check "reports the daemon's status" contains "$err" "vgpu-ioreqd exited with status 1"
+  check "1 start + 3 restarts" [ "$(starts)" -eq 4 ]
+  check "3 restart lines" [ "$(daemon_log | grep -c "exited with status 1; restarting")" -eq 3 ]
+  check "gives up, saying why" contains "$(daemon_log)" "3 restarts within 60s already: giving up"
+  check "destroys the guest" logged "xl destroy 7"
+}
+
+# The domain is gone when the daemon dies: nothing to restart for.
+case_keep_domain_gone() {
+  run_xl_create --timeout 5 "$config"
+  check "started" [ "$rc" -eq 0 ]
+  local first
+  first=$(daemon_pid)
+  "$XL" destroy 7
+  kill -KILL "$first"
+  check "keeper exits" eventually 5 not keeper_alive
+  sleep 0.3
+  check "not restarted" [ "$(starts)" -eq 1 ]
+  check "says why" contains "$(daemon_log)" "vgpu-ioreqd $first was killed by signal 9; domain 7 is gone: not restarting"
+}
+
+# The keeper on its own: its exit status is the daemon's last one.
+case_keep_exit_status() {
+  local keep=$script_dir/vgpu-keep
+  echo "7 guest1" >"$STUB_DOMAINS"
+  "$keep" --domid 7 -- sh -c 'exit 2' 2>"$work/stderr"
+  check "exit 2 passed on" [ $? -eq 2 ]
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  "$keep" --domid 7 --max-restarts 2 -- sh -c 'echo run >>"$0"; exit 1' "$work/runs" 2>"$work/stderr"
+  check "exit 1 after the budget" [ $? -eq 1 ]
+  check "run 3 times" [ "$(wc -l <"$work/runs")" -eq 3 ]
+  "$keep" --domid 7 --max-restarts 0 -- sh -c 'kill -KILL $$' 2>"$work/stderr"
+  check "death by SIGKILL as 137" [ $? -eq 137 ]
+  "$keep" --domid 7 --max-restarts "$EVIL" -- true 2>"$work/stderr"
+  check "bad --max-restarts: exit 2" [ $? -eq 2 ]
+  check "nothing was executed" [ ! -e "$work/pwned" ]
+  "$keep" --domid 7 2>"$work/stderr"
+  check "no command: exit 2" [ $? -eq 2 ]
+}
+
+# SIGTERM to the keeper: passed on to the daemon, no restart, and the
+# keeper exits with the daemon's status.
+case_keep_stop_signal() {
+  local keep=$script_dir/vgpu-keep pid
+  echo "7 guest1" >"$STUB_DOMAINS"
+  "$keep" --domid 7 --lock "$work/run/keep-dom7.lock" -- \
+    "$VGPU_IOREQD" --domid 7 --pid-file "$work/run/7.pid" --run-dir "$work/run" 2>"$work/stderr" &
+  pid=$!
+  check "daemon up" eventually 5 store_is "$BACKEND/state" 4
+  kill -TERM "$pid"
+  wait "$pid"
+  check "keeper exits 0 (the daemon's status)" [ $? -eq 0 ]
+  check "daemon got SIGTERM" logged "daemon got TERM"
+  check "not restarted" [ "$(starts)" -eq 1 ]
+  check "lock released" not keeper_alive
 }
 
 case_xl_create_daemon_exits_early() {
@@ -108,6 +252,9 @@ case_xl_create_timeout() {
   check "stops the daemon" logged "daemon got TERM"
   check "destroys the guest" in_order "daemon got TERM" "xl destroy 7"
   check "never unpauses" not_logged "xl unpause"
+  sleep 0.3
+  check "keeper stopped first: the daemon was not restarted" [ "$(starts)" -eq 1 ]
+  check "keeper gone" not keeper_alive
 }
 
 case_xl_create_create_fails() {
@@ -200,14 +347,23 @@ case_hotplug_add_remove() {
   check "add: domid and sbdf from XENBUS_PATH" \
     logged "daemon --domid 7 --sbdf 00:05.0 --pid-file $work/run/7.pid --log-file $work/log/vgpu-ioreqd-7.log --run-dir $work/run"
   check "add: hotplug-status connected" store_is "$BACKEND/hotplug-status" connected
-  local pid
+  local pid first
+  first=$(daemon_pid)
+  check "add: daemon running" alive "$first"
+  check "add: under a keeper" [ "$(parent_of "$first")" = "$(keeper_pid)" ]
+  # The keeper asks xl whether the domain exists.
+  echo "7 guest1" >"$STUB_DOMAINS"
+  kill -KILL "$first"
+  check "killed: a new daemon serves" eventually 5 new_daemon_serving "$first"
   pid=$(daemon_pid)
-  check "add: daemon running" alive "$pid"
   run_hotplug remove
   check "remove: exit 0" [ "$rc" -eq 0 ]
   check "remove: SIGTERM delivered" logged "daemon got TERM"
-  sleep 0.1
+  check "remove: keeper stopped first" contains "$err" "stopped vgpu-keep"
+  check "remove: keeper gone" not keeper_alive
+  sleep 0.3
   check "remove: daemon gone" not alive "$pid"
+  check "remove: not restarted" [ "$(starts)" -eq 2 ]
   check "remove: pid file gone" [ ! -e "$work/run/7.pid" ]
 }
 
