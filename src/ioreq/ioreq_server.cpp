@@ -28,7 +28,7 @@ Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
 Result<std::unique_ptr<IoreqServer>> IoreqServer::attach(hv::Hypervisor& hv, Dispatcher& dispatcher,
                                                          hv::ServerId id) {
   std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
-  if (Status s = server->take_over(id); !s) return s.error();
+  if (Status s = server->acquire(id); !s) return s.error();
   return server;
 }
 
@@ -47,7 +47,10 @@ unsigned IoreqServer::stop() {
   return local_port_.size() == vcpus_ ? drain() : 0;
 }
 
-Status IoreqServer::acquire() {
+// A new server (`existing` empty), or one a dead daemon left (a restart):
+// the same steps, except that a restart finds the server instead of
+// creating it, and its event channel ends may still be closing.
+Status IoreqServer::acquire(std::optional<hv::ServerId> existing) {
   auto vcpus = hv_.vcpu_count();
   if (!vcpus) return vcpus.error();
   if (*vcpus == 0 || *vcpus > abi::kMaxVcpus)
@@ -56,20 +59,29 @@ Status IoreqServer::acquire() {
   vcpus_ = *vcpus;
   trace_ = TraceRing(vcpus_);
 
-  auto id = hv_.create_ioreq_server();
-  if (!id) return id.error();
-  id_ = *id;
-  server_ = ScopedRelease([this] {
+  auto destroy = [this] {
     if (domain_gone_) return;
     log_release_failure("destroying ioreq server " + std::to_string(id_),
                         hv_.destroy_ioreq_server(id_));
-  });
-
+  };
+  if (existing) {
+    id_ = *existing;
+  } else {
+    auto id = hv_.create_ioreq_server();
+    if (!id) return id.error();
+    id_ = *id;
+    server_ = ScopedRelease(destroy);
+  }
   auto page = hv_.map_ioreq_page(id_);
   if (!page) return page.error();
   page_ = *page;
+  // A taken-over server is ours to destroy once mapping its page has shown
+  // that it exists.
+  if (existing) server_ = ScopedRelease(destroy);
   page_mapping_ = ScopedRelease([this] { hv_.unmap_ioreq_page(std::exchange(page_, nullptr)); });
 
+  // A taken-over server is enabled unless the dead daemon was tearing
+  // down; Xen takes a second enable as a no-op.
   if (Status s = hv_.set_ioreq_server_enabled(id_, true); !s) return s;
   enabled_ = ScopedRelease([this] {
     if (domain_gone_) return;
@@ -77,42 +89,12 @@ Status IoreqServer::acquire() {
                         hv_.set_ioreq_server_enabled(id_, false));
   });
 
-  if (Status s = bind_ports(); !s) return s;
-  spdlog::info("ioreq server {} enabled, {} vCPU event channel(s) bound", id_, vcpus_);
-  return {};
-}
-
-Status IoreqServer::take_over(hv::ServerId id) {
-  auto vcpus = hv_.vcpu_count();
-  if (!vcpus) return vcpus.error();
-  if (*vcpus == 0 || *vcpus > abi::kMaxVcpus)
-    return Error{EINVAL, "domain reports " + std::to_string(*vcpus) + " vCPUs"};
-  vcpus_ = *vcpus;
-  trace_ = TraceRing(vcpus_);
-  id_ = id;
-
-  // Mapping the page is the test that the server exists; from then on it
-  // is ours to destroy at teardown.
-  auto page = hv_.map_ioreq_page(id_);
-  if (!page) return page.error();
-  page_ = *page;
-  server_ = ScopedRelease([this] {
-    if (domain_gone_) return;
-    log_release_failure("destroying ioreq server " + std::to_string(id_),
-                        hv_.destroy_ioreq_server(id_));
-  });
-  page_mapping_ = ScopedRelease([this] { hv_.unmap_ioreq_page(std::exchange(page_, nullptr)); });
-
-  // Already enabled unless the dead daemon was tearing down; Xen takes a
-  // second enable as a no-op.
-  if (Status s = hv_.set_ioreq_server_enabled(id_, true); !s) return s;
-  enabled_ = ScopedRelease([this] {
-    if (domain_gone_) return;
-    log_release_failure("disabling ioreq server " + std::to_string(id_),
-                        hv_.set_ioreq_server_enabled(id_, false));
-  });
-  if (Status s = bind_ports(kTakeOverPatience); !s) return s;
-  spdlog::info("took over ioreq server {}, {} vCPU event channel(s) bound again", id_, vcpus_);
+  if (Status s = bind_ports(existing ? kTakeOverPatience : std::chrono::milliseconds(0)); !s)
+    return s;
+  if (existing)
+    spdlog::info("took over ioreq server {}, {} vCPU event channel(s) bound again", id_, vcpus_);
+  else
+    spdlog::info("ioreq server {} enabled, {} vCPU event channel(s) bound", id_, vcpus_);
   return {};
 }
 

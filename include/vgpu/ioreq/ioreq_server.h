@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "vgpu/common/result.h"
@@ -94,8 +95,7 @@ class IoreqServer {
 
  private:
   IoreqServer(hv::Hypervisor& hv, Dispatcher& dispatcher) : hv_(hv), dispatcher_(dispatcher) {}
-  Status acquire();
-  Status take_over(hv::ServerId id);
+  Status acquire(std::optional<hv::ServerId> existing = std::nullopt);
   // `patience`: how long a bind may keep failing before it is an error (a
   // restart: the dead process may still be closing its ends).
   Status bind_ports(std::chrono::milliseconds patience = std::chrono::milliseconds(0));

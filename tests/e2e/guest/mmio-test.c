@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar_access.h"
+
 enum {
   REG_COMMAND = 0x000,
   REG_STATUS = 0x004,
@@ -36,7 +38,6 @@ enum { CMD_NOP = 0, CMD_PING = 1 };
 enum { ST_IDLE = 0, ST_BUSY = 1, ST_DONE = 2, ST_ERROR = 3 };
 #define PING_MAGIC 0x55504756u /* "VGPU" little-endian */
 
-static volatile uint8_t* bar;
 static int failures;
 static const char* label = "";      /* e.g. "cpu1." when pinned to a vCPU */
 static const char* label_raw = "-"; /* the same without the dot */
@@ -52,37 +53,6 @@ static void result(int ok, const char* name, const char* fmt, ...) {
   printf("E2E-RESULT %s mmio.%s%s %s\n", ok ? "PASS" : "FAIL", label, name, detail);
   fflush(stdout);
   if (!ok) failures++;
-}
-
-static uint8_t rd8(unsigned off) {
-  return *(volatile uint8_t*)(bar + off);
-}
-static uint16_t rd16(unsigned off) {
-  return *(volatile uint16_t*)(bar + off);
-}
-static uint32_t rd32(unsigned off) {
-  return *(volatile uint32_t*)(bar + off);
-}
-static uint64_t rd64(unsigned off) {
-  return *(volatile uint64_t*)(bar + off);
-}
-static void wr8(unsigned off, uint8_t v) {
-  *(volatile uint8_t*)(bar + off) = v;
-}
-static void wr16(unsigned off, uint16_t v) {
-  *(volatile uint16_t*)(bar + off) = v;
-}
-static void wr32(unsigned off, uint32_t v) {
-  *(volatile uint32_t*)(bar + off) = v;
-}
-static void wr64(unsigned off, uint64_t v) {
-  *(volatile uint64_t*)(bar + off) = v;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Polls STATUS until it leaves IDLE/BUSY; bounded by timeout_s. */

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar_access.h"
+
 enum {
   Q_VERSION = 0x400,
   Q_CTRL = 0x404,
@@ -77,7 +79,6 @@ struct sge {
   uint32_t len, reserved;
 };
 
-static volatile uint8_t* bar;
 static int failures;
 
 static void result(int ok, const char* name, const char* fmt, ...) {
@@ -89,25 +90,6 @@ static void result(int ok, const char* name, const char* fmt, ...) {
   printf("E2E-RESULT %s queue.%s %s\n", ok ? "PASS" : "FAIL", name, detail);
   fflush(stdout);
   if (!ok) failures++;
-}
-
-static uint32_t rd32(unsigned off) {
-  return *(volatile uint32_t*)(bar + off);
-}
-static uint64_t rd64(unsigned off) {
-  return *(volatile uint64_t*)(bar + off);
-}
-static void wr32(unsigned off, uint32_t v) {
-  *(volatile uint32_t*)(bar + off) = v;
-}
-static void wr64(unsigned off, uint64_t v) {
-  *(volatile uint64_t*)(bar + off) = v;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* One locked, populated page and its guest-physical address. */
@@ -203,16 +185,6 @@ static uint64_t list_of(unsigned slot, unsigned first, unsigned n) {
     l[i].reserved = 0;
   }
   return list_pg.gpa + slot * 1024;
-}
-
-static uint32_t crc32c_sw(const void* data, size_t len) {
-  const uint8_t* p = data;
-  uint32_t c = ~0u;
-  while (len--) {
-    c ^= *p++;
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-  }
-  return ~c;
 }
 
 static float* pages_as_floats(unsigned first, float* tmp) { /* gathers 4 pages */

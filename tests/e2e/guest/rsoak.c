@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar_access.h"
+
 enum {
   REG_COMMAND = 0x000,
   REG_STATUS = 0x004,
@@ -83,26 +85,9 @@ struct cqe {
   uint16_t status_phase;
 };
 
-static volatile uint8_t* bar;
 static struct sqe* sq;
 static struct cqe* cq;
 static uint32_t sq_tail, cq_head, phase = 1, next_id = 1;
-
-static uint32_t rd32(unsigned off) {
-  return *(volatile uint32_t*)(bar + off);
-}
-static void wr32(unsigned off, uint32_t v) {
-  *(volatile uint32_t*)(bar + off) = v;
-}
-static void wr64(unsigned off, uint64_t v) {
-  *(volatile uint64_t*)(bar + off) = v;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int failures;
 static void result(int ok, const char* name, const char* fmt, ...) {
@@ -162,16 +147,6 @@ static struct cqe run1(uint8_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64
 
 static unsigned status_of(const struct cqe* c) {
   return c->status_phase >> 1;
-}
-
-static uint32_t crc32c_sw(const void* data, size_t len) {
-  const uint8_t* p = data;
-  uint32_t c = ~0u;
-  while (len--) {
-    c ^= *p++;
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-  }
-  return ~c;
 }
 
 static int set_bus_master(const char* dev) {

@@ -1,0 +1,59 @@
+/*
+ * What the driverless e2e guest programs (mmio-test, queue-test, rsoak)
+ * share: BAR0 accesses of exact widths through the sysfs resource0 mapping
+ * each program sets up in `bar`, a monotonic clock in seconds, and a
+ * bitwise CRC-32C (Castagnoli) to check the device's answers against.
+ * Each program is still built alone, with one gcc line (build-guest.sh).
+ */
+#ifndef VGPU_E2E_BAR_ACCESS_H
+#define VGPU_E2E_BAR_ACCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+static volatile uint8_t* bar;
+
+static inline uint8_t rd8(unsigned off) {
+  return *(volatile uint8_t*)(bar + off);
+}
+static inline uint16_t rd16(unsigned off) {
+  return *(volatile uint16_t*)(bar + off);
+}
+static inline uint32_t rd32(unsigned off) {
+  return *(volatile uint32_t*)(bar + off);
+}
+static inline uint64_t rd64(unsigned off) {
+  return *(volatile uint64_t*)(bar + off);
+}
+static inline void wr8(unsigned off, uint8_t v) {
+  *(volatile uint8_t*)(bar + off) = v;
+}
+static inline void wr16(unsigned off, uint16_t v) {
+  *(volatile uint16_t*)(bar + off) = v;
+}
+static inline void wr32(unsigned off, uint32_t v) {
+  *(volatile uint32_t*)(bar + off) = v;
+}
+static inline void wr64(unsigned off, uint64_t v) {
+  *(volatile uint64_t*)(bar + off) = v;
+}
+
+static inline double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The reference the device's CRC32C answers are checked against. */
+static inline uint32_t crc32c_sw(const void* data, size_t len) {
+  const uint8_t* p = data;
+  uint32_t c = ~0u;
+  while (len--) {
+    c ^= *p++;
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+  }
+  return ~c;
+}
+
+#endif
