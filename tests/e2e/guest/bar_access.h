@@ -1,9 +1,9 @@
 /*
  * What the driverless e2e guest programs (mmio-test, queue-test, rsoak)
- * share: BAR0 accesses of exact widths through the sysfs resource0 mapping
- * each program sets up in `bar`, a monotonic clock in seconds, and a
- * bitwise CRC-32C (Castagnoli) to check the device's answers against.
- * Each program is still built alone, with one gcc line (build-guest.sh).
+ * share: the queue's entry layouts, BAR0 accesses of exact widths through the sysfs resource0
+ * mapping each program sets up in `bar`, a monotonic clock in seconds, and a bitwise CRC-32C
+ * (Castagnoli) to check the device's answers against. Each program is still built alone, with one
+ * gcc line (build-guest.sh).
  */
 #ifndef VGPU_E2E_BAR_ACCESS_H
 #define VGPU_E2E_BAR_ACCESS_H
@@ -11,6 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+/* The command queue's entries (docs/spec.md §9), as a guest lays them out. */
+struct sqe {
+  uint8_t opcode, flags;
+  uint16_t reserved;
+  uint32_t id;
+  uint64_t arg[7];
+};
+struct cqe {
+  uint64_t result;
+  uint32_t id;
+  uint16_t sq_head;
+  uint16_t status_phase;
+};
 
 static volatile uint8_t* bar;
 

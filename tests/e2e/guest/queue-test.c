@@ -62,18 +62,6 @@ enum { ST_READY = 1, ST_FATAL = 2 };
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MASTER 0x4
 
-struct sqe {
-  uint8_t opcode, flags;
-  uint16_t reserved;
-  uint32_t id;
-  uint64_t arg[7];
-};
-struct cqe {
-  uint64_t result;
-  uint32_t id;
-  uint16_t sq_head;
-  uint16_t status_phase;
-};
 struct sge {
   uint64_t addr;
   uint32_t len, reserved;

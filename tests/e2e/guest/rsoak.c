@@ -72,19 +72,6 @@ enum { OP_PING = 0x01, OP_ALLOC = 0x10, OP_FILL = 0x20, OP_CRC32C = 0x23 };
 #define PACE_US 20000
 #define QUEUE_TIMEOUT_S 120.0
 
-struct sqe {
-  uint8_t opcode, flags;
-  uint16_t reserved;
-  uint32_t id;
-  uint64_t arg[7];
-};
-struct cqe {
-  uint64_t result;
-  uint32_t id;
-  uint16_t sq_head;
-  uint16_t status_phase;
-};
-
 static struct sqe* sq;
 static struct cqe* cq;
 static uint32_t sq_tail, cq_head, phase = 1, next_id = 1;
