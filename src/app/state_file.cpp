@@ -46,8 +46,8 @@ SlotHeader* slot_header(std::byte* base, unsigned slot) {
 std::byte* slot_data(std::byte* base, unsigned slot) {
   return base + kPage + slot * kSlotStride + kPage;
 }
-uint64_t load_seq(const SlotHeader* h) {
-  return std::atomic_ref<const uint64_t>(h->seq).load(std::memory_order_acquire);
+uint64_t load_seq(SlotHeader* h) {
+  return std::atomic_ref<uint64_t>(h->seq).load(std::memory_order_acquire);
 }
 
 }  // namespace
@@ -86,7 +86,7 @@ std::optional<std::vector<std::byte>> StateFile::load() const {
   std::optional<std::vector<std::byte>> best;
   uint64_t best_seq = 0;
   for (unsigned slot = 0; slot < 2; ++slot) {
-    const SlotHeader* sh = slot_header(base_, slot);
+    SlotHeader* sh = slot_header(base_, slot);
     const uint64_t seq = load_seq(sh);
     if (seq == 0 || seq <= best_seq) continue;
     // Read once into private memory, then check: the file is untrusted.
