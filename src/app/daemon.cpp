@@ -30,19 +30,23 @@ Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonCo
   return d;
 }
 
+// One path for a new server and for a restart's take-over (docs/spec.md
+// §12): a take-over attaches to the dead daemon's server, adopts its claims
+// and restores the device before anything is served.
 Status Daemon::bring_up() {
-  if (resume_) {
-    if (Status s = take_over(*resume_); !s) return s;
-    resume_.reset();  // the saved bytes are not needed any more
-  } else {
-    auto server = ioreq::IoreqServer::start(hv_, dispatcher_);
-    if (!server) return server.error();
-    server_ = std::move(*server);
-    if (observer_) observer_->server_enabled(server_->id());
+  auto server = resume_ ? ioreq::IoreqServer::attach(hv_, dispatcher_, resume_->server)
+                        : ioreq::IoreqServer::start(hv_, dispatcher_);
+  if (!server) return server.error();
+  server_ = std::move(*server);
+  if (observer_) observer_->server_enabled(server_->id());
 
-    claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
-    if (Status s = claims_->claim_sbdf(); !s) return s;
-    host_.set_listener(this);
+  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
+  if (Status s = resume_ ? claims_->adopt_sbdf() : claims_->claim_sbdf(); !s) return s;
+  host_.set_listener(this);
+  if (resume_) {
+    if (Status s = restore(*resume_); !s) return s;
+    resume_.reset();  // the saved bytes are not needed any more
+    resumed_ = true;
   }
   if (state_sink_) {
     server_->set_before_answer([this](const ioreq_t& req) {
@@ -62,22 +66,15 @@ Status Daemon::bring_up() {
   }
   if (resumed_) {
     // Only now, with the device restored and the claims in place, may the
-    // requests the dead daemon left behind be answered.
+    // requests the dead daemon left behind be answered (each write among
+    // them is saved before its answer, like any other).
     answered_on_resume_ = server_->resume();
     spdlog::info("answered {} request(s) the previous daemon left pending", answered_on_resume_);
-    if (state_sink_) save_state();
   }
   return {};
 }
 
-Status Daemon::take_over(const Resume& resume) {
-  auto server = ioreq::IoreqServer::attach(hv_, dispatcher_, resume.server);
-  if (!server) return server.error();
-  server_ = std::move(*server);
-  if (observer_) observer_->server_enabled(server_->id());
-  claims_ = std::make_unique<host::Claims>(hv_, server_->id(), host_.sbdf());
-  if (Status s = claims_->adopt_sbdf(); !s) return s;
-  host_.set_listener(this);
+Status Daemon::restore(const Resume& resume) {
   auto saved = resume.load_state();
   if (!saved) return saved.error();
   // Restoring the device tells bar_changed() where each BAR decodes: the
@@ -87,7 +84,6 @@ Status Daemon::take_over(const Resume& resume) {
     e.message = "restoring the device's saved state: " + e.message;
     return e;
   }
-  resumed_ = true;
   return {};
 }
 

@@ -118,7 +118,7 @@ class Daemon final : private host::HostListener {
  private:
   Daemon(hv::Hypervisor& hv, const DaemonConfig& config, DaemonObserver* observer);
   Status bring_up();
-  Status take_over(const Resume& resume);
+  Status restore(const Resume& resume);
   void save_state();
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override;
   void device_status(std::string_view key, std::string_view value) override;
