@@ -84,11 +84,7 @@ Run one_restart(int dir_fd, int memory_fd) {
   process.reset();
 
   Run r;
-  config.resume = app::Resume{id, [&state]() -> Result<std::vector<std::byte>> {
-                                auto saved = (*state)->load();
-                                if (!saved) return Error{ENOENT, "no saved state"};
-                                return std::move(*saved);
-                              }};
+  config.resume = app::Resume{id, [&state] { return (*state)->load(); }};
   const auto t0 = Clock::now();
   testing::SimProcess second_process(hv);
   testing::DaemonThread second(second_process, config);

@@ -128,11 +128,7 @@ Result<std::unique_ptr<Daemon>> start_daemon(hv::Hypervisor& hv, const Options& 
 
   const auto id = static_cast<hv::ServerId>(std::stoul(go.value));
   StateFile& state = *keep.state;
-  config.resume = Resume{id, [&state]() -> Result<std::vector<std::byte>> {
-                           auto saved = state.load();
-                           if (!saved) return Error{ENOENT, "no valid saved state"};
-                           return std::move(*saved);
-                         }};
+  config.resume = Resume{id, [&state] { return state.load(); }};
   spdlog::info("a previous daemon died serving this guest; taking over ioreq server {}", id);
   auto daemon = Daemon::start(hv, config, &observer);
   if (daemon) return daemon;

@@ -82,7 +82,7 @@ std::optional<hv::ServerId> StateFile::server_for(const StateOwner& owner) const
   return h.server;
 }
 
-std::optional<std::vector<std::byte>> StateFile::load() const {
+Result<std::vector<std::byte>> StateFile::load() const {
   std::optional<std::vector<std::byte>> best;
   uint64_t best_seq = 0;
   for (unsigned slot = 0; slot < 2; ++slot) {
@@ -98,12 +98,17 @@ std::optional<std::vector<std::byte>> StateFile::load() const {
     best = std::move(bytes);
     best_seq = seq;
   }
-  return best;
+  if (!best) return Error{ENOENT, "the state file holds no valid save"};
+  return std::move(*best);
+}
+
+void StateFile::invalidate_slots() {
+  for (unsigned slot = 0; slot < 2; ++slot)
+    std::atomic_ref<uint64_t>(slot_header(base_, slot)->seq).store(0, std::memory_order_release);
 }
 
 void StateFile::reset(const StateOwner& owner) {
-  for (unsigned slot = 0; slot < 2; ++slot)
-    std::atomic_ref<uint64_t>(slot_header(base_, slot)->seq).store(0, std::memory_order_release);
+  invalidate_slots();
   Header h{};
   h.magic = kMagic;
   h.version = kFormatVersion;
@@ -122,8 +127,7 @@ void StateFile::set_server(hv::ServerId id) {
 }
 
 void StateFile::forget_server() {
-  for (unsigned slot = 0; slot < 2; ++slot)
-    std::atomic_ref<uint64_t>(slot_header(base_, slot)->seq).store(0, std::memory_order_release);
+  invalidate_slots();
   Header h;
   std::memcpy(&h, base_, sizeof h);
   h.has_server = 0;

@@ -56,8 +56,9 @@ class StateFile final : public DeviceStateSink {
   // The ioreq server a dead daemon left for `owner`, if the header names
   // one and a valid saved state exists.
   std::optional<hv::ServerId> server_for(const StateOwner& owner) const;
-  // The newest complete save, or nullopt when none is valid.
-  std::optional<std::vector<std::byte>> load() const;
+  // The newest complete save; ENOENT when none is valid. Also what a
+  // take-over loads (Resume::load_state).
+  Result<std::vector<std::byte>> load() const;
 
   // A fresh start: the header names `owner` and no server; no slot is valid.
   void reset(const StateOwner& owner);
@@ -74,6 +75,8 @@ class StateFile final : public DeviceStateSink {
 
  private:
   StateFile(int fd, std::byte* base) : fd_(fd), base_(base) {}
+  // No slot holds a valid save any more.
+  void invalidate_slots();
 
   int fd_;
   std::byte* base_;
