@@ -90,10 +90,10 @@ Result<std::optional<int>> try_lock(int dir, const std::string& path, uint16_t d
 
 }  // namespace
 
-std::string InstanceLock::file_name(uint16_t domid, const pci::Sbdf& sbdf) {
+std::string InstanceLock::instance_name(uint16_t domid, const pci::Sbdf& sbdf) {
   // No ':' in the name: it is awkward in shells and in systemd unit names.
-  return fmt::format("dom{}-{:04x}-{:02x}-{:02x}.{:x}.lock", domid, sbdf.segment, sbdf.bus,
-                     sbdf.device, sbdf.function);
+  return fmt::format("dom{}-{:04x}-{:02x}-{:02x}.{:x}", domid, sbdf.segment, sbdf.bus, sbdf.device,
+                     sbdf.function);
 }
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& run_dir, uint16_t domid,

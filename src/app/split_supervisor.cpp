@@ -333,9 +333,8 @@ int serve_split(const Options& o, const DeviceSpec& device, const SplitSetup& se
   auto dir = open_run_dir(o.run_dir);
   if (!dir) return fail(o, kExitUsage, dir.error().describe());
   const int dir_fd = *dir;
-  const std::string base = InstanceLock::file_name(o.domid, o.sbdf);
-  const KeptFiles files{dir_fd, base.substr(0, base.size() - 5) + ".state",
-                        base.substr(0, base.size() - 5) + ".mem"};
+  const std::string base = InstanceLock::instance_name(o.domid, o.sbdf);
+  const KeptFiles files{dir_fd, base + ".state", base + ".mem"};
   auto state = StateFile::open(dir_fd, files.state);
   if (!state) return fail(o, kExitUsage, state.error().describe());
   const int memory_fd =

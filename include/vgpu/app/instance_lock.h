@@ -25,8 +25,13 @@ class InstanceLock {
   static Result<InstanceLock> acquire(const std::string& run_dir, uint16_t domid,
                                       const pci::Sbdf& sbdf);
 
+  // The name every file of this instance in the run directory starts with,
+  // e.g. "dom7-0000-00-05.0" (the restart files add ".state" and ".mem").
+  static std::string instance_name(uint16_t domid, const pci::Sbdf& sbdf);
   // The lock file's name inside the run directory, e.g. "dom7-0000-00-05.0.lock".
-  static std::string file_name(uint16_t domid, const pci::Sbdf& sbdf);
+  static std::string file_name(uint16_t domid, const pci::Sbdf& sbdf) {
+    return instance_name(domid, sbdf) + ".lock";
+  }
 
   InstanceLock(InstanceLock&& other) noexcept;
   InstanceLock& operator=(InstanceLock&& other) noexcept;
