@@ -16,27 +16,6 @@
 namespace vgpu::app {
 namespace {
 
-// A domain that does not exist or is not HVM is bad input (docs/spec.md §5).
-Status check_domain(hv::Hypervisor& hv) {
-  auto info = hv.domain_info();
-  if (!info) return info.error();
-  const std::string dom = "domain " + std::to_string(hv.domid());
-  if (!info->exists) return Error{ESRCH, dom + " does not exist"};
-  if (!info->hvm) return Error{EINVAL, dom + " is not an HVM guest"};
-  if (info->dying) return Error{ESRCH, dom + " is shutting down"};
-  return {};
-}
-
-// A bring-up failure: a claim Xen refuses as taken is the user's input (the
-// SBDF belongs to another device model); anything else is a runtime failure.
-int bring_up_failure(const Options& o, const Error& e) {
-  if (e.code == EEXIST || e.code == EBUSY)
-    return fail(o, kExitUsage,
-                "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
-                    std::to_string(o.domid) + ": " + e.describe());
-  return fail(o, kExitRuntime, "cannot start the ioreq server: " + e.describe());
-}
-
 // The guest is gone once @releaseDomain fires and the domain no longer
 // exists (docs/spec.md §6, step 4).
 Result<std::unique_ptr<xenstore::DomainWatch>> watch_domain(hv::Hypervisor& hv,
@@ -62,6 +41,22 @@ DeviceSpec stub_device(const Options& o) {
                     }};
 }
 
+Result<hv::DomainInfo> hostable_domain(uint16_t domid, Result<hv::DomainInfo> info) {
+  if (!info) return info.error();
+  const std::string dom = "domain " + std::to_string(domid);
+  if (!info->exists) return Error{ESRCH, dom + " does not exist"};
+  if (!info->hvm) return Error{EINVAL, dom + " is not an HVM guest"};
+  if (info->dying) return Error{ESRCH, dom + " is shutting down"};
+  return info;
+}
+
+Failure bring_up_failure(const Options& o, const Error& e) {
+  if (e.code == EEXIST || e.code == EBUSY)
+    return {kExitUsage, "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
+                            std::to_string(o.domid) + ": " + e.describe()};
+  return {kExitRuntime, "cannot start the ioreq server: " + e.describe()};
+}
+
 int fail(const Options& options, int code, const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", options.program.c_str(), message.c_str());
   if (!options.log_file.empty()) spdlog::error("{}", message);
@@ -70,7 +65,8 @@ int fail(const Options& options, int code, const std::string& message) {
 
 int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const DeviceSpec& device,
           const ServeHooks& hooks) {
-  if (Status s = check_domain(hv); !s) return fail(o, kExitUsage, s.error().message);
+  if (auto info = hostable_domain(hv.domid(), hv.domain_info()); !info)
+    return fail(o, kExitUsage, info.error().message);
   auto lock = InstanceLock::acquire(o.run_dir, o.domid, o.sbdf);
   if (!lock) return fail(o, kExitUsage, lock.error().describe());
   if (!o.pid_file.empty()) {
@@ -89,7 +85,10 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& o, const De
     return fail(o, s.error().code == EBUSY ? kExitUsage : kExitRuntime,
                 "cannot publish the XenStore backend: " + s.error().describe());
   auto daemon = Daemon::start(hv, DaemonConfig{o.sbdf, device.make_device}, &backend);
-  if (!daemon) return bring_up_failure(o, daemon.error());
+  if (!daemon) {
+    const Failure f = bring_up_failure(o, daemon.error());
+    return fail(o, f.code, f.message);
+  }
   Daemon& d = **daemon;
   auto watch = watch_domain(hv, store);
   if (!watch)

@@ -103,12 +103,8 @@ int Supervisor::setup_failure(int code, const std::string& message) {
 }
 
 Status Supervisor::check_domain() {
-  auto info = handles_.domain_info();
+  auto info = hostable_domain(o_.domid, handles_.domain_info());
   if (!info) return info.error();
-  const std::string dom = "domain " + std::to_string(o_.domid);
-  if (!info->exists) return Error{ESRCH, dom + " does not exist"};
-  if (!info->hvm) return Error{EINVAL, dom + " is not an HVM guest"};
-  if (info->dying) return Error{ESRCH, dom + " is shutting down"};
   domain_ = *info;
   return {};
 }

@@ -77,15 +77,6 @@ int failed(const Channel& channel, int code, const std::string& reason) {
   return code;
 }
 
-// The same wording as the single-process daemon (runner.cpp).
-int bring_up_failure(const Channel& channel, const Options& o, const Error& e) {
-  if (e.code == EEXIST || e.code == EBUSY)
-    return failed(channel, kExitUsage,
-                  "SBDF " + o.sbdf.to_string() + " is already claimed in domain " +
-                      std::to_string(o.domid) + ": " + e.describe());
-  return failed(channel, kExitRuntime, "cannot start the ioreq server: " + e.describe());
-}
-
 Status on_message(const Channel& channel, Daemon& d) {
   auto m = channel.receive();
   if (!m) return m.error();
@@ -166,7 +157,10 @@ int run_worker(const Options& o, const DeviceSpec& device, const SplitSetup& set
   ChannelObserver observer(channel, keep.state);
   if (Status s = observer.init(); !s) return failed(channel, kExitRuntime, s.error().describe());
   auto daemon = start_daemon(**hv, o, device, keep, **go, observer);
-  if (!daemon) return bring_up_failure(channel, o, daemon.error());
+  if (!daemon) {
+    const Failure f = bring_up_failure(o, daemon.error());
+    return failed(channel, f.code, f.message);
+  }
   Daemon& d = **daemon;
 
   // From here on this process reads guest-controlled data: shed everything

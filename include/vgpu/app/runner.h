@@ -55,4 +55,18 @@ int serve(hv::Hypervisor& hv, xenstore::Store& store, const Options& options,
 // it when the log goes to a file, and returns `code`.
 int fail(const Options& options, int code, const std::string& message);
 
+// What both process models check and say the same way (the single-process
+// serve() and the split supervisor and worker):
+// The domain as queried, or why it cannot host us: absent, not HVM or
+// shutting down is bad input (docs/spec.md §5); the message names it.
+Result<hv::DomainInfo> hostable_domain(uint16_t domid, Result<hv::DomainInfo> info);
+// The exit code and one-line message for a failed bring-up: a claim Xen
+// refuses as taken is the user's input (the SBDF belongs to another device
+// model); anything else is a runtime failure.
+struct Failure {
+  int code;
+  std::string message;
+};
+Failure bring_up_failure(const Options& options, const Error& e);
+
 }  // namespace vgpu::app
