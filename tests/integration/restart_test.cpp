@@ -104,25 +104,45 @@ class Restart : public ::testing::Test {
     return n;
   }
 
+  // The first daemon, in a process of its own, serving; the state file
+  // names its server, as the worker's observer makes it.
+  hv::ServerId start_first() {
+    first_process = std::make_unique<SimProcess>(hv);
+    first = std::make_unique<DaemonThread>(*first_process, config());
+    const hv::ServerId id = first->daemon().server_id();
+    state->set_server(id);
+    return id;
+  }
+  // It dies as kill -9 leaves things: no teardown, its event channel ends
+  // closed with the process.
+  void kill_first() {
+    first->abandon();
+    first.reset();
+    first_process.reset();
+  }
+  // The guest boots: hvmloader, then Linux's probe with MSI and bus
+  // mastering.
+  sim::ProbedDevice boot_guest() {
+    guest.hvmloader_scan();
+    return guest.linux_probe(kSbdf0005);
+  }
+
   sim::SimHypervisor hv{sim_config()};
   RunDir dir;
   std::unique_ptr<app::StateFile> state;
+  std::unique_ptr<SimProcess> first_process;
+  std::unique_ptr<DaemonThread> first;
+  sim::SimGuest guest{hv, 0};
+  sim::GuestBar0Port port{guest, kSbdf0005};
+  SimQueueDriver driver{hv.memory(), port};
 };
 
 TEST_F(Restart, SecondDaemonTakesOverServerAnswersPendingRequestAndKeepsEverything) {
-  auto first_process = std::make_unique<SimProcess>(hv);
-  auto first = std::make_unique<DaemonThread>(*first_process, config());
-  const hv::ServerId id = first->daemon().server_id();
-  state->set_server(id);
-
-  sim::SimGuest guest(hv, 0);
-  guest.hvmloader_scan();
-  const sim::ProbedDevice probed = guest.linux_probe(kSbdf0005);
+  const hv::ServerId id = start_first();
+  const sim::ProbedDevice probed = boot_guest();
   ASSERT_TRUE(probed.msi_enabled);
-  const uint32_t bar0 = guest.config_read(kSbdf0005, pci::kBar0, 4);
-  sim::GuestBar0Port port(guest, kSbdf0005);
-  SimQueueDriver driver(hv.memory(), port);
   ASSERT_EQ(driver.enable(), queue::kStatusReady);
+  const uint32_t bar0 = guest.config_read(kSbdf0005, pci::kBar0, 4);
 
   // Device memory with known contents, and a handle the guest keeps.
   std::vector<uint8_t> pattern(64 * 1024);
@@ -147,9 +167,7 @@ TEST_F(Restart, SecondDaemonTakesOverServerAnswersPendingRequestAndKeepsEverythi
         static_cast<uint32_t>(g.bar0_read(kSbdf0005, regs::kPingRequestIdOffset, 4)));
   });
   std::this_thread::sleep_for(50ms);  // the request is in its slot
-  first->abandon();
-  first.reset();
-  first_process.reset();
+  kill_first();
   EXPECT_EQ(hv.servers().size(), 1u) << "the dead daemon's server stays";
   EXPECT_EQ(hv.bound_ports(), 0u) << "its event channel ends closed with it";
 
@@ -195,15 +213,8 @@ TEST_F(Restart, SecondDaemonTakesOverServerAnswersPendingRequestAndKeepsEverythi
 }
 
 TEST_F(Restart, ADoorbellPendingAtTheKillIsAnsweredAndItsCommandCompletesOnce) {
-  auto first_process = std::make_unique<SimProcess>(hv);
-  auto first = std::make_unique<DaemonThread>(*first_process, config());
-  const hv::ServerId id = first->daemon().server_id();
-  state->set_server(id);
-  sim::SimGuest guest(hv, 0);
-  guest.hvmloader_scan();
-  guest.linux_probe(kSbdf0005);
-  sim::GuestBar0Port port(guest, kSbdf0005);
-  SimQueueDriver driver(hv.memory(), port);
+  const hv::ServerId id = start_first();
+  boot_guest();
   ASSERT_EQ(driver.enable(), queue::kStatusReady);
   const uint64_t handle = driver.run(SimQueueDriver::entry(Opcode::kAlloc, 1, {4u << 20})).result;
 
@@ -215,9 +226,7 @@ TEST_F(Restart, ADoorbellPendingAtTheKillIsAnsweredAndItsCommandCompletesOnce) {
     driver.ring();  // waits for the next daemon
   });
   std::this_thread::sleep_for(50ms);
-  first->abandon();
-  first.reset();
-  first_process.reset();
+  kill_first();
 
   SimProcess second_process(hv);
   DaemonThread second(second_process, config(id));
@@ -244,12 +253,8 @@ TEST_F(Restart, TakingOverAServerThatIsGoneFailsAndLeavesNothing) {
 }
 
 TEST_F(Restart, ACorruptSavedStateIsRefusedAndTheServerTornDown) {
-  auto first_process = std::make_unique<SimProcess>(hv);
-  auto first = std::make_unique<DaemonThread>(*first_process, config());
-  const hv::ServerId id = first->daemon().server_id();
-  first->abandon();
-  first.reset();
-  first_process.reset();
+  const hv::ServerId id = start_first();
+  kill_first();
 
   SimProcess process(hv);
   app::DaemonConfig c = config();
