@@ -29,6 +29,15 @@ bool valid_base(uint64_t base) {
   return base != 0 && base % kRingAlignment == 0;
 }
 
+// What is wrong with the rings the registers describe, as ENABLE reports it.
+std::optional<FatalReason> ring_layout_error(const QueueRegisters& r) {
+  if (!valid_base(r.sq_base) || !valid_base(r.cq_base)) return FatalReason::kBadBase;
+  if (!valid_ring_size(r.sq_entries) || !valid_ring_size(r.cq_entries) ||
+      r.cq_entries < r.sq_entries)
+    return FatalReason::kBadSize;
+  return std::nullopt;
+}
+
 // Stores the low or high half of a 64-bit register.
 void store_half(uint64_t& reg, bool high, uint32_t value) {
   reg = high ? (reg & kLow32) | uint64_t{value} << 32 : (reg & ~uint64_t{kLow32}) | value;
@@ -63,9 +72,9 @@ CommandQueue::~CommandQueue() {
   ::close(event_fd_);
 }
 
-void CommandQueue::shutdown() {
+bool CommandQueue::stop_for_good() {
   std::unique_lock lock(mu_);
-  if (shut_down_) return;
+  if (shut_down_) return false;
   shut_down_ = true;
   stop_ = true;
   abort_ = true;
@@ -73,7 +82,12 @@ void CommandQueue::shutdown() {
   work_cv_.notify_all();
   lock.unlock();
   if (worker_.joinable()) worker_.join();
-  lock.lock();
+  return true;
+}
+
+void CommandQueue::shutdown() {
+  if (!stop_for_good()) return;
+  std::lock_guard lock(mu_);
   executor_.free_all();
   release_rings_locked();
   regs_.ctrl = 0;
@@ -81,14 +95,7 @@ void CommandQueue::shutdown() {
 }
 
 void CommandQueue::abandon() {
-  std::unique_lock lock(mu_);
-  if (shut_down_) return;
-  shut_down_ = true;
-  stop_ = true;
-  abort_ = true;
-  work_cv_.notify_all();
-  lock.unlock();
-  if (worker_.joinable()) worker_.join();
+  stop_for_good();
 }
 
 void CommandQueue::save(StateWriter& out) const {
@@ -110,9 +117,7 @@ vgpu::Status CommandQueue::restore(StateReader& in, bool bus_master) {
   const bool ready = (r.status & kStatusReady) != 0;
   if (ready) {
     const bool sane = (r.ctrl & kCtrlEnable) != 0 && (r.status & kStatusFatal) == 0 &&
-                      valid_base(r.sq_base) && valid_base(r.cq_base) &&
-                      valid_ring_size(r.sq_entries) && valid_ring_size(r.cq_entries) &&
-                      r.cq_entries >= r.sq_entries && r.sq_head < r.sq_entries &&
+                      !ring_layout_error(r) && r.sq_head < r.sq_entries &&
                       r.sq_tail < r.sq_entries && r.cq_tail < r.cq_entries &&
                       r.cq_released < r.cq_entries && r.cq_head < r.cq_entries && r.phase <= 1;
     if (!sane) return Error{EINVAL, "saved queue registers are inconsistent"};
@@ -127,12 +132,7 @@ vgpu::Status CommandQueue::restore(StateReader& in, bool bus_master) {
   regs_ = r;
   bus_master_ = bus_master;
   if (ready) {
-    auto sq = dma_.pin_ring({r.sq_base, uint64_t{r.sq_entries} * sizeof(SubmissionEntry)});
-    auto cq = dma_.pin_ring({r.cq_base, uint64_t{r.cq_entries} * sizeof(CompletionEntry)});
-    if (sq) sq_ring_ = *sq;
-    if (cq) cq_ring_ = *cq;
-    if (!sq || !cq) {
-      release_rings_locked();
+    if (!pin_rings_locked()) {
       fatal_locked(lock, FatalReason::kRingNotMappable);
       return ok_status();  // the guest sees FATAL, as it would have for the same rings
     }
@@ -274,19 +274,9 @@ void CommandQueue::enable_locked() {
     ++stats_.fatal;
     log_guest_error("queue enable failed, FATAL reason", static_cast<uint8_t>(r));
   };
-  if (!valid_base(regs_.sq_base) || !valid_base(regs_.cq_base)) return fatal(FatalReason::kBadBase);
-  if (!valid_ring_size(regs_.sq_entries) || !valid_ring_size(regs_.cq_entries) ||
-      regs_.cq_entries < regs_.sq_entries)
-    return fatal(FatalReason::kBadSize);
+  if (auto error = ring_layout_error(regs_)) return fatal(*error);
   if (!bus_master_) return fatal(FatalReason::kBusMasterOff);
-  auto sq = dma_.pin_ring({regs_.sq_base, uint64_t{regs_.sq_entries} * sizeof(SubmissionEntry)});
-  auto cq = dma_.pin_ring({regs_.cq_base, uint64_t{regs_.cq_entries} * sizeof(CompletionEntry)});
-  if (sq) sq_ring_ = *sq;
-  if (cq) cq_ring_ = *cq;
-  if (!sq || !cq) {
-    release_rings_locked();
-    return fatal(FatalReason::kRingNotMappable);
-  }
+  if (!pin_rings_locked()) return fatal(FatalReason::kRingNotMappable);
   regs_.status = kStatusReady;
   spdlog::info("command queue enabled: SQ {} entries at {:#x}, CQ {} entries at {:#x}",
                regs_.sq_entries, regs_.sq_base, regs_.cq_entries, regs_.cq_base);
@@ -351,6 +341,16 @@ void CommandQueue::set_bus_master(bool on) {
   if (on == bus_master_) return;
   bus_master_ = on;
   if (!on && ready_locked()) fatal_locked(lock, FatalReason::kBusMasterOff);
+}
+
+bool CommandQueue::pin_rings_locked() {
+  auto sq = dma_.pin_ring({regs_.sq_base, uint64_t{regs_.sq_entries} * sizeof(SubmissionEntry)});
+  auto cq = dma_.pin_ring({regs_.cq_base, uint64_t{regs_.cq_entries} * sizeof(CompletionEntry)});
+  if (sq) sq_ring_ = *sq;
+  if (cq) cq_ring_ = *cq;
+  if (sq && cq) return true;
+  release_rings_locked();
+  return false;
 }
 
 void CommandQueue::release_rings_locked() {

@@ -132,7 +132,12 @@ class CommandQueue {
   void stop_running_locked(std::unique_lock<std::mutex>& lock, bool post_aborted);
   void sq_doorbell_locked(std::unique_lock<std::mutex>& lock, uint32_t value);
   void cq_doorbell_locked(std::unique_lock<std::mutex>& lock, uint32_t value);
+  // Maps both rings as the registers describe them; on failure neither
+  // stays mapped.
+  bool pin_rings_locked();
   void release_rings_locked();
+  // Marks the queue shut down and joins its worker; false if it already was.
+  bool stop_for_good();
 
   // Engine (command_queue_engine.cpp).
   bool ready_locked() const;

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bar_access.h"
+#include "device_access.h"
 
 enum {
   REG_COMMAND = 0x000,

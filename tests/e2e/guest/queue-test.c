@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bar_access.h"
+#include "device_access.h"
 
 enum {
   Q_VERSION = 0x400,
@@ -59,7 +59,6 @@ enum { ST_READY = 1, ST_FATAL = 2 };
 #define CQ_N 64u     /* 64 x 16 bytes */
 #define NFLOAT 4096u /* 16 KiB per array: 4 pages */
 #define DATA_PAGES 8u
-#define PCI_COMMAND 0x04
 #define PCI_COMMAND_MASTER 0x4
 
 struct sge {
@@ -89,17 +88,7 @@ struct page {
 static int pagemap_fd = -1;
 
 static int get_page(struct page* p) {
-  p->va = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
-  if (p->va == MAP_FAILED) return -errno;
-  memset(p->va, 0, PAGE);
-  if (mlock(p->va, PAGE) != 0) return -errno;
-  uint64_t ent = 0;
-  const off_t at = (off_t)((uintptr_t)p->va / PAGE * sizeof ent);
-  if (pread(pagemap_fd, &ent, sizeof ent, at) != (ssize_t)sizeof ent) return -EIO;
-  if (!(ent >> 63) || (ent & ((1ull << 55) - 1)) == 0) return -EPERM; /* not present / no PFNs */
-  p->gpa = (ent & ((1ull << 55) - 1)) * PAGE;
-  return 0;
+  return locked_page(pagemap_fd, &p->va, &p->gpa);
 }
 
 /* ---- the driver --------------------------------------------------------- */
@@ -160,10 +149,6 @@ static struct cqe run1(uint8_t op, const uint64_t* args, unsigned n) {
   return c;
 }
 
-static unsigned status_of(const struct cqe* c) {
-  return c->status_phase >> 1;
-}
-
 /* A scatter list of whole data pages [first, first + n) at list_pg + slot*1 KiB. */
 static uint64_t list_of(unsigned slot, unsigned first, unsigned n) {
   struct sge* l = (struct sge*)((uint8_t*)list_pg.va + slot * 1024);
@@ -179,21 +164,6 @@ static float* pages_as_floats(unsigned first, float* tmp) { /* gathers 4 pages *
   for (unsigned i = 0; i < NFLOAT * 4 / PAGE; i++)
     memcpy((uint8_t*)tmp + i * PAGE, data_pg[first + i].va, PAGE);
   return tmp;
-}
-
-static int set_bus_master(const char* dev, int on, uint16_t* old) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/config", dev);
-  int fd = open(path, O_RDWR);
-  if (fd < 0) return -errno;
-  uint16_t cmd = 0;
-  int err = 0;
-  if (pread(fd, &cmd, 2, PCI_COMMAND) != 2) err = -EIO;
-  if (old) *old = cmd;
-  cmd = on ? (uint16_t)(cmd | PCI_COMMAND_MASTER) : (uint16_t)(cmd & ~PCI_COMMAND_MASTER);
-  if (!err && pwrite(fd, &cmd, 2, PCI_COMMAND) != 2) err = -EIO;
-  close(fd);
-  return err;
 }
 
 /* ---- the checks --------------------------------------------------------- */
@@ -292,8 +262,7 @@ int main(int argc, char** argv) {
   result(version == 0x00010000u && rd32(Q_MAX_ENTRIES) >= 1024, "version",
          "QUEUE_VERSION 0x%08" PRIx32 ", QUEUE_MAX_ENTRIES %" PRIu32 ", MEM_TOTAL %" PRIu64,
          version, rd32(Q_MAX_ENTRIES), rd64(Q_MEM_TOTAL));
-  uint16_t old_cmd = 0;
-  err = set_bus_master(dev, 1, &old_cmd);
+  err = pci_command_set(dev, PCI_COMMAND_MASTER);
   uint32_t st = enable_queue();
   result(!err && st == ST_READY, "enable", "bus master on (%s), QUEUE_STATUS 0x%" PRIx32,
          err ? strerror(-err) : "ok", st);
@@ -322,7 +291,6 @@ int main(int argc, char** argv) {
          "QUEUE_STATUS 0x%" PRIx32 ", PING -> 0x%016" PRIx64, st, again.result);
   /* Left enabled with no device memory: Dom0 samples the daemon's RSS in
    * exactly that state (bus mastering stays on, or the queue goes FATAL). */
-  (void)old_cmd;
   munmap(p, BAR_SIZE);
   close(fd);
   return failures ? 1 : 0;

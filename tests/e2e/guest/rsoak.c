@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bar_access.h"
+#include "device_access.h"
 
 enum {
   REG_COMMAND = 0x000,
@@ -87,23 +87,6 @@ static void result(int ok, const char* name, const char* fmt, ...) {
   if (!ok) failures++;
 }
 
-/* One locked page and its guest-physical address. */
-static int get_page(int pagemap_fd, void** va, uint64_t* gpa) {
-  void* p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
-  if (p == MAP_FAILED) return -errno;
-  memset(p, 0, PAGE);
-  if (mlock(p, PAGE) != 0) return -errno;
-  uint64_t ent = 0;
-  if (pread(pagemap_fd, &ent, sizeof ent, (off_t)((uintptr_t)p / PAGE * sizeof ent)) !=
-      (ssize_t)sizeof ent)
-    return -EIO;
-  if (!(ent >> 63) || (ent & ((1ull << 55) - 1)) == 0) return -EPERM;
-  *va = p;
-  *gpa = (ent & ((1ull << 55) - 1)) * PAGE;
-  return 0;
-}
-
 /* One queue command, waited for; a timeout reads as status 0x7fff. */
 static struct cqe run1(uint8_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
   struct sqe e;
@@ -130,24 +113,6 @@ static struct cqe run1(uint8_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64
   wr32(Q_CQ_HEAD, cq_head);
   if (c.id != e.id) c.status_phase = 0xfffc; /* an answer to another command */
   return c;
-}
-
-static unsigned status_of(const struct cqe* c) {
-  return c->status_phase >> 1;
-}
-
-static int set_bus_master(const char* dev) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/config", dev);
-  int fd = open(path, O_RDWR);
-  if (fd < 0) return -errno;
-  uint16_t cmd = 0;
-  int err = 0;
-  if (pread(fd, &cmd, 2, 0x04) != 2) err = -EIO;
-  cmd |= 0x4 | 0x2; /* bus master, memory space */
-  if (!err && pwrite(fd, &cmd, 2, 0x04) != 2) err = -EIO;
-  close(fd);
-  return err;
 }
 
 /* ---- the stop request: data/e2e-rsoak-stop in our XenStore home --------- */
@@ -207,9 +172,9 @@ int main(int argc, char** argv) {
   int pm = open("/proc/self/pagemap", O_RDONLY);
   void *sq_va = NULL, *cq_va = NULL;
   uint64_t sq_gpa = 0, cq_gpa = 0;
-  int err = pm < 0 ? -errno : set_bus_master(dev);
-  if (!err) err = get_page(pm, &sq_va, &sq_gpa);
-  if (!err) err = get_page(pm, &cq_va, &cq_gpa);
+  int err = pm < 0 ? -errno : pci_command_set(dev, 0x4 | 0x2); /* bus master, memory space */
+  if (!err) err = locked_page(pm, &sq_va, &sq_gpa);
+  if (!err) err = locked_page(pm, &cq_va, &cq_gpa);
   if (err) return result(0, "setup", "bus master and locked pages: %s", strerror(-err)), 1;
   sq = sq_va;
   cq = cq_va;
