@@ -64,6 +64,16 @@ Result<int> open_trusted_dir(const std::string& path, const std::string& what) {
   return fd;
 }
 
+Result<int> open_own_file(int dir_fd, const std::string& name) {
+  const int fd = ::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_error("cannot open " + name);
+  if (Status s = check_own_file(fd, name); !s) {
+    ::close(fd);
+    return s.error();
+  }
+  return fd;
+}
+
 Status check_own_file(int fd, const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) < 0) return errno_error("cannot stat " + path);

@@ -1,5 +1,4 @@
 // The supervisor half of serve_split() (split.h), and the fork.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -333,13 +332,9 @@ int serve_split(const Options& o, const DeviceSpec& device, const SplitSetup& se
   const KeptFiles files{dir_fd, base + ".state", base + ".mem"};
   auto state = StateFile::open(dir_fd, files.state);
   if (!state) return fail(o, kExitUsage, state.error().describe());
-  const int memory_fd =
-      ::openat(dir_fd, files.memory.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (memory_fd < 0)
-    return fail(o, kExitUsage, errno_error("cannot open " + files.memory).describe());
-  if (Status s = check_own_file(memory_fd, files.memory); !s)
-    return fail(o, kExitUsage, s.error().describe());
-  const detail::Persistence keep{state->get(), memory_fd};
+  auto memory_fd = open_own_file(dir_fd, files.memory);
+  if (!memory_fd) return fail(o, kExitUsage, memory_fd.error().describe());
+  const detail::Persistence keep{state->get(), *memory_fd};
   spdlog::default_logger()->flush();
   const pid_t pid = ::fork();
   if (pid < 0) return fail(o, kExitRuntime, errno_error("fork").describe());

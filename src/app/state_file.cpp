@@ -1,6 +1,5 @@
 #include "vgpu/app/state_file.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -53,13 +52,13 @@ uint64_t load_seq(SlotHeader* h) {
 }  // namespace
 
 Result<std::unique_ptr<StateFile>> StateFile::open(int dir_fd, const std::string& name) {
-  const int fd = ::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_error("cannot open the state file " + name);
+  auto opened = open_own_file(dir_fd, name);
+  if (!opened) return opened.error();
+  const int fd = *opened;
   auto fail = [fd](Error e) {
     ::close(fd);
     return e;
   };
-  if (Status s = check_own_file(fd, name); !s) return fail(s.error());
   if (::ftruncate(fd, kFileSize) != 0) return fail(errno_error("cannot size " + name));
   void* addr = ::mmap(nullptr, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return fail(errno_error("cannot map " + name));

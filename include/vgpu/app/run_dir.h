@@ -27,4 +27,9 @@ Result<int> open_trusted_dir(const std::string& path, const std::string& what);
 // it: a regular file, one link (no hard link to something else), ours.
 Status check_own_file(int fd, const std::string& path);
 
+// Opens or creates (mode 0600) `name` in the trusted directory `dir_fd`,
+// read-write, without following a symlink, and checks it as above.
+// Returns the fd (O_CLOEXEC), which the caller closes.
+Result<int> open_own_file(int dir_fd, const std::string& name);
+
 }  // namespace vgpu::app
