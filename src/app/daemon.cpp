@@ -35,7 +35,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(hv::Hypervisor& hv, const DaemonCo
 // and restores the device before anything is served.
 Status Daemon::bring_up() {
   auto server = resume_ ? ioreq::IoreqServer::attach(hv_, dispatcher_, resume_->server)
-                        : ioreq::IoreqServer::start(hv_, dispatcher_);
+                        : ioreq::IoreqServer::start(hv_, dispatcher_, [this](hv::ServerId id) {
+                            if (observer_) observer_->server_created(id);
+                          });
   if (!server) return server.error();
   server_ = std::move(*server);
   if (observer_) observer_->server_enabled(server_->id());

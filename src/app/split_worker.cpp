@@ -35,9 +35,13 @@ class ChannelObserver final : public DaemonObserver {
     return {};
   }
 
-  void server_enabled(hv::ServerId id) override {
-    // First of all: a daemon restarted from here on takes this server over.
+  void server_created(hv::ServerId id) override {
+    // First of all, before Xen routes anything to it: a daemon restarted
+    // from here on finds this server (and takes it over, or destroys it
+    // when nothing was saved yet).
     if (state_) state_->set_server(id);
+  }
+  void server_enabled(hv::ServerId id) override {
     send({MessageType::kServerEnabled, 0, {}, std::to_string(id)});
   }
   void bar_changed(unsigned index, std::optional<pci::BarMapping> now) override {

@@ -39,6 +39,11 @@ struct SlotHeader {
 constexpr size_t kSlotStride = kPage + StateFile::kSlotCapacity;  // header page, then data
 constexpr size_t kFileSize = kPage + 2 * kSlotStride;
 
+// The mapping is the header's storage (mmap'd memory holds it as an
+// implicitly created object).
+Header* header_of(std::byte* base) {
+  return reinterpret_cast<Header*>(base);
+}
 SlotHeader* slot_header(std::byte* base, unsigned slot) {
   return reinterpret_cast<SlotHeader*>(base + kPage + slot * kSlotStride);
 }
@@ -77,7 +82,6 @@ std::optional<hv::ServerId> StateFile::server_for(const StateOwner& owner) const
   if (h.domid != owner.domid || h.sbdf != owner.sbdf.packed() ||
       h.domain_handle != owner.domain_handle)
     return std::nullopt;
-  if (!load()) return std::nullopt;
   return h.server;
 }
 
@@ -117,20 +121,18 @@ void StateFile::reset(const StateOwner& owner) {
   std::memcpy(base_, &h, sizeof h);
 }
 
+// The id is written before the flag that makes it count, the flag with
+// release: a kill between the two must not leave the flag naming a stale
+// id (server 0 may be QEMU's, which a failed take-over would destroy).
 void StateFile::set_server(hv::ServerId id) {
-  Header h;
-  std::memcpy(&h, base_, sizeof h);
-  h.server = id;
-  h.has_server = 1;
-  std::memcpy(base_, &h, sizeof h);
+  Header* h = header_of(base_);
+  h->server = id;
+  std::atomic_ref<uint32_t>(h->has_server).store(1, std::memory_order_release);
 }
 
 void StateFile::forget_server() {
+  std::atomic_ref<uint32_t>(header_of(base_)->has_server).store(0, std::memory_order_release);
   invalidate_slots();
-  Header h;
-  std::memcpy(&h, base_, sizeof h);
-  h.has_server = 0;
-  std::memcpy(base_, &h, sizeof h);
 }
 
 void StateFile::save(std::span<const std::byte> state) {

@@ -18,17 +18,17 @@ constexpr auto kBindRetry = std::chrono::milliseconds(2);
 
 }  // namespace
 
-Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv,
-                                                        Dispatcher& dispatcher) {
+Result<std::unique_ptr<IoreqServer>> IoreqServer::start(hv::Hypervisor& hv, Dispatcher& dispatcher,
+                                                        const CreatedHook& created) {
   std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
-  if (Status s = server->acquire(); !s) return s.error();
+  if (Status s = server->acquire(std::nullopt, created); !s) return s.error();
   return server;
 }
 
 Result<std::unique_ptr<IoreqServer>> IoreqServer::attach(hv::Hypervisor& hv, Dispatcher& dispatcher,
                                                          hv::ServerId id) {
   std::unique_ptr<IoreqServer> server(new IoreqServer(hv, dispatcher));
-  if (Status s = server->acquire(id); !s) return s.error();
+  if (Status s = server->acquire(id, {}); !s) return s.error();
   return server;
 }
 
@@ -50,7 +50,7 @@ unsigned IoreqServer::stop() {
 // A new server (`existing` empty), or one a dead daemon left (a restart):
 // the same steps, except that a restart finds the server instead of
 // creating it, and its event channel ends may still be closing.
-Status IoreqServer::acquire(std::optional<hv::ServerId> existing) {
+Status IoreqServer::acquire(std::optional<hv::ServerId> existing, const CreatedHook& created) {
   auto vcpus = hv_.vcpu_count();
   if (!vcpus) return vcpus.error();
   if (*vcpus == 0 || *vcpus > abi::kMaxVcpus)
@@ -71,6 +71,7 @@ Status IoreqServer::acquire(std::optional<hv::ServerId> existing) {
     if (!id) return id.error();
     id_ = *id;
     server_ = ScopedRelease(destroy);
+    if (created) created(id_);
   }
   auto page = hv_.map_ioreq_page(id_);
   if (!page) return page.error();

@@ -71,13 +71,34 @@ class RunDir {
   int memory_fd_ = -1;
 };
 
+// Records the server in the state file the moment Xen created it, as the
+// worker's observer does, and notes whether it was enabled by then.
+class StateFileObserver final : public app::DaemonObserver {
+ public:
+  StateFileObserver(const sim::SimHypervisor& hv, app::StateFile& state) : hv_(hv), state_(state) {}
+  void server_created(hv::ServerId id) override {
+    enabled_when_created = hv_.server_enabled(id);
+    state_.set_server(id);
+  }
+  void server_enabled(hv::ServerId) override {}
+  void bar_changed(unsigned, std::optional<pci::BarMapping>) override {}
+  void device_status(std::string_view, std::string_view) override {}
+
+  std::optional<bool> enabled_when_created;
+
+ private:
+  const sim::SimHypervisor& hv_;
+  app::StateFile& state_;
+};
+
 class Restart : public ::testing::Test {
  protected:
-  Restart() {
+  Restart() { state->reset(owner()); }
+
+  static std::unique_ptr<app::StateFile> open_state(const RunDir& dir) {
     auto s = app::StateFile::open(dir.fd(), "dev.state");
     if (!s) throw std::runtime_error(s.error().describe());
-    state = std::move(*s);
-    state->reset(owner());
+    return std::move(*s);
   }
 
   app::StateOwner owner() {
@@ -105,13 +126,11 @@ class Restart : public ::testing::Test {
   }
 
   // The first daemon, in a process of its own, serving; the state file
-  // names its server, as the worker's observer makes it.
+  // names its server from the moment Xen created it.
   hv::ServerId start_first() {
     first_process = std::make_unique<SimProcess>(hv);
-    first = std::make_unique<DaemonThread>(*first_process, config());
-    const hv::ServerId id = first->daemon().server_id();
-    state->set_server(id);
-    return id;
+    first = std::make_unique<DaemonThread>(*first_process, config(), &first_observer);
+    return first->daemon().server_id();
   }
   // It dies as kill -9 leaves things: no teardown, its event channel ends
   // closed with the process.
@@ -129,7 +148,8 @@ class Restart : public ::testing::Test {
 
   sim::SimHypervisor hv{sim_config()};
   RunDir dir;
-  std::unique_ptr<app::StateFile> state;
+  std::unique_ptr<app::StateFile> state = open_state(dir);
+  StateFileObserver first_observer{hv, *state};
   std::unique_ptr<SimProcess> first_process;
   std::unique_ptr<DaemonThread> first;
   sim::SimGuest guest{hv, 0};
@@ -250,6 +270,46 @@ TEST_F(Restart, TakingOverAServerThatIsGoneFailsAndLeavesNothing) {
   EXPECT_FALSE(d);
   EXPECT_TRUE(hv.servers().empty());
   EXPECT_EQ(hv.bound_ports(), 0u);
+}
+
+TEST_F(Restart, TheStateFileNamesTheServerBeforeXenEnablesIt) {
+  const hv::ServerId id = start_first();
+  EXPECT_EQ(first_observer.enabled_when_created, std::optional<bool>(false))
+      << "recorded before enabling: no kill leaves an enabled server nobody knows of";
+  EXPECT_EQ(state->server_for(owner()), id);
+}
+
+// Killed after Xen created (and enabled) its server but before its first
+// save: the server is recorded, not saved. The next daemon cannot take it
+// over without a save, so it destroys it (Xen would otherwise route the
+// guest's INVALIDATE broadcasts to a server nobody answers) and the
+// worker's fallback starts afresh.
+TEST_F(Restart, AServerLeftBeforeTheFirstSaveIsDestroyedAndTheNextDaemonStartsAfresh) {
+  {
+    SimProcess dead(hv);
+    auto id = dead.create_ioreq_server();
+    ASSERT_TRUE(id);
+    first_observer.server_created(*id);
+    ASSERT_TRUE(dead.set_ioreq_server_enabled(*id, true));
+  }
+  const auto left = state->server_for(owner());
+  ASSERT_TRUE(left);
+  ASSERT_EQ(hv.servers().size(), 1u);
+
+  SimProcess process(hv);
+  auto d = app::Daemon::start(process, config(left));
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("no valid save"), std::string::npos) << d.error().describe();
+  EXPECT_TRUE(hv.servers().empty()) << "the left server was destroyed, not left enabled";
+
+  state->forget_server();
+  DaemonThread fresh(process, config());
+  EXPECT_FALSE(fresh.daemon().resumed());
+  const sim::ProbedDevice probed = boot_guest();
+  EXPECT_TRUE(probed.msi_enabled);
+  EXPECT_EQ(ping(guest, 77), 77u);
+  EXPECT_EQ(hv.servers().size(), 1u);
+  EXPECT_TRUE(hv.violations().empty()) << hv.violations().front();
 }
 
 TEST_F(Restart, ACorruptSavedStateIsRefusedAndTheServerTornDown) {

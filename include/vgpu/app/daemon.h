@@ -68,6 +68,9 @@ struct DaemonConfig {
 class DaemonObserver {
  public:
   virtual ~DaemonObserver() = default;
+  // Xen has just created the server; it is not enabled yet. What must
+  // survive a kill (the restart's state file) records it now.
+  virtual void server_created(hv::ServerId /*id*/) {}
   // The server is enabled and its event channels bound; the SBDF is next.
   virtual void server_enabled(hv::ServerId id) = 0;
   // The window we claimed for BAR `index`, or nullopt when none is.

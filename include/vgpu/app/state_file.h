@@ -54,7 +54,9 @@ class StateFile final : public DeviceStateSink {
   StateFile& operator=(const StateFile&) = delete;
 
   // The ioreq server a dead daemon left for `owner`, if the header names
-  // one and a valid saved state exists.
+  // one, with or without a valid save: a daemon killed between creating
+  // its server and its first save left a server only its successor knows
+  // of, whose take-over then fails on the missing save and destroys it.
   std::optional<hv::ServerId> server_for(const StateOwner& owner) const;
   // The newest complete save; ENOENT when none is valid. Also what a
   // take-over loads (Resume::load_state).
@@ -62,7 +64,8 @@ class StateFile final : public DeviceStateSink {
 
   // A fresh start: the header names `owner` and no server; no slot is valid.
   void reset(const StateOwner& owner);
-  // The server now serving `owner` (after reset()).
+  // The server now serving `owner` (after reset()), recorded the moment
+  // Xen created it.
   void set_server(hv::ServerId id);
   // A take-over failed: same owner, no server, no valid save.
   void forget_server();

@@ -37,7 +37,13 @@ struct ServerStats {
 
 class IoreqServer {
  public:
-  static Result<std::unique_ptr<IoreqServer>> start(hv::Hypervisor& hv, Dispatcher& dispatcher);
+  // `created` hears the new server's id the moment Xen has created it,
+  // before it is enabled: whoever must find it again after a kill (the
+  // restart's state file) records it there, so that no window leaves an
+  // enabled server nobody knows of.
+  using CreatedHook = std::function<void(hv::ServerId)>;
+  static Result<std::unique_ptr<IoreqServer>> start(hv::Hypervisor& hv, Dispatcher& dispatcher,
+                                                    const CreatedHook& created = {});
   // A restart (docs/spec.md §12): takes over server `id`, which a daemon
   // that died left behind, enabled, with its SBDF and MMIO claims: maps its
   // page, makes sure it is enabled and binds every vCPU's event channel
@@ -95,7 +101,7 @@ class IoreqServer {
 
  private:
   IoreqServer(hv::Hypervisor& hv, Dispatcher& dispatcher) : hv_(hv), dispatcher_(dispatcher) {}
-  Status acquire(std::optional<hv::ServerId> existing = std::nullopt);
+  Status acquire(std::optional<hv::ServerId> existing, const CreatedHook& created);
   // `patience`: how long a bind may keep failing before it is an error (a
   // restart: the dead process may still be closing its ends).
   Status bind_ports(std::chrono::milliseconds patience = std::chrono::milliseconds(0));
