@@ -15,7 +15,9 @@
 # guest that hangs or fails to start ends the boot through dom0/init's fatal,
 # after an E2E-STUDY-END line with outcome=fatal.
 #
-# ARM: none (no device model for 00:05.0); shipped, no-pin, no-xs-bar,
+# ARM: none (no device model for 00:05.0); held (none, but the guest is
+# kept paused 3.5 s after xl create -p, as long as the launcher keeps it
+# while its daemon starts); shipped, no-pin, no-xs-bar,
 # claim-keep, min-responder (vgpu-ioreqd built with -DVGPU_STUDY_ARMS=ON,
 # the arm chosen through VGPU_STUDY_ARM); cmin-US (min-ioreq-server holding
 # each request US microseconds). LOAD 1: a Dom0 shell polls xl and XenStore
@@ -72,8 +74,13 @@ study_arm_setup() {
 	E2E_DIRECT_DAEMON=
 	E2E_DAEMON_ARGS=$STUDY_DAEMON_ARGS
 	E2E_DIRECT_READY_WAIT=60
+	E2E_UNPAUSE_DELAY=0
 	case $1 in
 	none) E2E_MODE=none ;;
+	held)
+		E2E_MODE=none
+		E2E_UNPAUSE_DELAY=3.5
+		;;
 	shipped) E2E_MODE=launcher ;;
 	no-pin | no-xs-bar | claim-keep | min-responder)
 		E2E_MODE=launcher
