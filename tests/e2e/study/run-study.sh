@@ -22,6 +22,10 @@
 #                       default 0: the e2e's own workload only)
 #   --daemon PATH       a vgpu-ioreqd built with -DVGPU_STUDY_ARMS=ON (default:
 #                       build it in OUT_DIR/daemon)
+#   --silence S         a boot whose serial log stays silent S seconds is a
+#                       hung emulated machine (it happens: docs/e2e.md): its
+#                       QEMU is killed, the hang logged in OUT_DIR/hangs.log,
+#                       and its unfinished guest planned again (default 240)
 #   --summarize         only re-tally OUT_DIR/results.tsv (study-summary.py)
 #
 # Writes OUT_DIR/results.tsv (one line per guest: boot, seq, arm, vcpus,
@@ -46,6 +50,7 @@ OTHER_ARMS="none shipped"
 DAEMON=
 SOAK=0
 SUMMARIZE=0
+SILENCE=240
 OUT=
 while (($#)); do
   case $1 in
@@ -57,8 +62,9 @@ while (($#)); do
     --other-arms) OTHER_ARMS=$2; shift 2 ;;
     --daemon) DAEMON=$2; shift 2 ;;
     --soak) SOAK=$2; shift 2 ;;
+    --silence) SILENCE=$2; shift 2 ;;
     --summarize) SUMMARIZE=1; shift ;;
-    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,37p' "$0"; exit 0 ;;
     -*) e2e_die "unknown option $1 (see --help)" ;;
     *) OUT=$1; shift ;;
   esac
@@ -93,7 +99,25 @@ install -m 0644 "$STUDY_DIR/dom0-study.sh" "$OUT/extra/e2e/study.sh"
   sleep 10
 done) >>"$LOADLOG" &
 SAMPLER=$!
-trap 'kill "$SAMPLER" 2>/dev/null || true' EXIT
+WATCHDOG=
+trap 'kill "$SAMPLER" ${WATCHDOG:-} 2>/dev/null || true' EXIT
+
+# watchdog BOOT_DIR: kills this boot's QEMU once its serial log has been
+# silent for SILENCE seconds (Xen, Dom0 and the guest all print while alive).
+watchdog() {
+  local serial=$E2E_BUILD/serial.log pid age
+  while sleep 10; do
+    pid=$(pgrep -f "^qemu-system-x86_64 .*$E2E_BUILD/" | head -n 1)
+    [[ -n $pid ]] || continue
+    [[ -f $serial ]] || continue
+    age=$((EPOCHSECONDS - $(stat -c %Y "$serial")))
+    if ((age > SILENCE)); then
+      printf '%s %s: serial log silent %ss, QEMU %s killed; last line: %s\n' "$(date +%T)" \
+        "$(basename "$1")" "$age" "$pid" "$(tail -n 1 "$serial" | tr -d '\r\000')" >>"$OUT/hangs.log"
+      kill "$pid"
+    fi
+  done
+}
 
 [[ -s $RESULTS ]] ||
   printf 'boot\tseq\tarm\tvcpus\tload\ttcg\tcpu\toutcome\tseconds\thost_load\tserved\n' >"$RESULTS"
@@ -138,11 +162,15 @@ while ((seq < GUESTS && EPOCHSECONDS < deadline)); do
   started=$EPOCHSECONDS
   soak_arg=
   ((SOAK > 0)) && soak_arg=" e2e.soak=$SOAK"
+  watchdog "$bdir" &
+  WATCHDOG=$!
   E2E_GUEST_CMDLINE="console=hvc0 pci=noearly loglevel=4 panic=-1$soak_arg" \
     E2E_GUEST_TIMEOUT=$((900 + SOAK)) E2E_LAUNCH_TIMEOUT=300 E2E_EXIT_TIMEOUT=90 \
     "$E2E_SRC_DIR/run.sh" --mode launcher --daemon "$DAEMON" --dom0-extra "$OUT/extra" \
     --tcg-thread "$tcg" --qemu-cpu "$cpu" --qemu-timeout $((PER_BOOT * 1000 + 300)) \
     "$E2E_BUILD" >"$bdir/run.out" 2>"$bdir/run.err" || true
+  kill "$WATCHDOG" 2>/dev/null || true
+  wait "$WATCHDOG" 2>/dev/null || true
   cp "$E2E_BUILD/serial.ts.log" "$E2E_BUILD/report.txt" "$bdir/" 2>/dev/null || true
   printf '%s\n' "${plan[@]}" >"$bdir/plan.txt"
   qemu_t0=$(sed -n 's/^\[e2e \([0-9:]*\)\] starting QEMU.*/\1/p' "$bdir/run.err" | head -n 1)
