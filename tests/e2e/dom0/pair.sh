@@ -249,6 +249,8 @@ pair_phase() {
 			if domain_crashed "e2e-p$_p_g" || domain_gone "e2e-p$_p_g"; then
 				crash_report "$(pair_get "$_p_g" domid)"
 				result FAIL "pair.$_p_g.guest" "guest $_p_g crashed during its soak, before the kill (xenctx frame above)"
+				# The pair has no attempts to retry: run.sh boots again.
+				domain_crashed "e2e-p$_p_g" && echo "E2E-GUEST-GAVE-UP run=p$_p_g attempts=1"
 				_p_ok=0
 			fi
 		done
