@@ -1,6 +1,6 @@
 /*
  * What the driverless e2e guest programs (mmio-test, queue-test, rsoak)
- * share: the queue's entry layouts, a locked page and its guest-physical
+ * share: BAR0's mapping, the queue's entry layouts, a locked page and its guest-physical
  * address, Command register bits through sysfs, BAR0 accesses of exact widths through the sysfs
  * resource0 mapping each program sets up in `bar`, a monotonic clock in seconds, and a bitwise
  * CRC-32C (Castagnoli) to check the device's answers against. Each program is still built alone,
@@ -72,6 +72,24 @@ static inline int pci_command_set(const char* dev, uint16_t bits) {
 }
 
 static volatile uint8_t* bar;
+
+#define E2E_BAR0_SIZE 0x1000u /* the stub's BAR0 (docs/spec.md §3) */
+
+/* Maps `dev`'s BAR0 (its sysfs resource0, O_SYNC: uncached) into `bar`,
+ * leaving the file's name in `path` (`len` bytes) for messages. 0, or
+ * -errno with *step naming the call that failed ("open" or "mmap"). */
+static inline int map_bar0(const char* dev, char* path, size_t len, const char** step) {
+  snprintf(path, len, "%s/resource0", dev);
+  *step = "open";
+  const int fd = open(path, O_RDWR | O_SYNC);
+  if (fd < 0) return -errno;
+  *step = "mmap";
+  void* p = mmap(NULL, E2E_BAR0_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const int err = p == MAP_FAILED ? -errno : 0;
+  close(fd); /* the mapping stays */
+  if (!err) bar = p;
+  return err;
+}
 
 static inline uint8_t rd8(unsigned off) {
   return *(volatile uint8_t*)(bar + off);

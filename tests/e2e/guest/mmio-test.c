@@ -32,7 +32,6 @@ enum {
   REG_REQUEST_ID = 0x010,
   REG_DATA = 0x020,
   DATA_END = 0x400,
-  BAR_SIZE = 0x1000,
 };
 enum { CMD_NOP = 0, CMD_PING = 1 };
 enum { ST_IDLE = 0, ST_BUSY = 1, ST_DONE = 2, ST_ERROR = 3 };
@@ -103,19 +102,13 @@ int main(int argc, char** argv) {
   int err = write_sysfs(path, "1");
   if (err) printf("note: writing %s: %s\n", path, strerror(-err));
 
-  snprintf(path, sizeof path, "%s/resource0", dev);
-  int fd = open(path, O_RDWR | O_SYNC);
-  if (fd < 0) {
-    result(0, "open", "%s: %s", path, strerror(errno));
+  const char* step;
+  err = map_bar0(dev, path, sizeof path, &step);
+  if (err) {
+    result(0, step, "%s: %s", path, strerror(-err));
     return 1;
   }
-  void* p = mmap(NULL, BAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    result(0, "mmap", "%s: %s", path, strerror(errno));
-    return 1;
-  }
-  bar = p;
-  result(1, "mmap", "%s mapped %d bytes, running on CPU %d", path, BAR_SIZE, sched_getcpu());
+  result(1, "mmap", "%s mapped %u bytes, running on CPU %d", path, E2E_BAR0_SIZE, sched_getcpu());
 
   /* --- PING round trip ------------------------------------------------ */
   double t0 = now_s();
@@ -214,7 +207,7 @@ int main(int argc, char** argv) {
     wr32(0x480, 0xffffffffu);
     wr32(0x800, 0x12345678u);
     wr64(0xff8, ~0ull);
-    for (unsigned off = 0x480; off < BAR_SIZE && ok; off += 0x40, n++)
+    for (unsigned off = 0x480; off < E2E_BAR0_SIZE && ok; off += 0x40, n++)
       if ((v = rd32(off)) != 0) ok = 0, bad = off;
     if (ok && (v = rd64(0xff8)) != 0) ok = 0, bad = 0xff8;
     if (ok && (v = rd8(0xfff)) != 0) ok = 0, bad = 0xfff;
@@ -228,7 +221,6 @@ int main(int argc, char** argv) {
 
   printf("E2E-TIMING mmio %s ping=%.3fs data=%.3fs reserved=%.3fs\n", label_raw, t_ping, t_data,
          t_res);
-  munmap(p, BAR_SIZE);
-  close(fd);
+  munmap((void*)bar, E2E_BAR0_SIZE);
   return failures ? 1 : 0;
 }

@@ -39,7 +39,6 @@ enum {
   Q_COMPLETIONS = 0x434,
   Q_MEM_TOTAL = 0x438,
   Q_MEM_FREE = 0x440,
-  BAR_SIZE = 0x1000,
 };
 enum {
   OP_NOP = 0x00,
@@ -239,14 +238,11 @@ int main(int argc, char** argv) {
   const char* dev = argc > 1 ? argv[1] : "/sys/bus/pci/devices/0000:00:05.0";
   char path[512];
   setvbuf(stdout, NULL, _IOLBF, 0);
-  snprintf(path, sizeof path, "%s/resource0", dev);
-  int fd = open(path, O_RDWR | O_SYNC);
-  if (fd < 0) return result(0, "open", "%s: %s", path, strerror(errno)), 1;
-  void* p = mmap(NULL, BAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return result(0, "mmap", "%s: %s", path, strerror(errno)), 1;
-  bar = p;
+  const char* step;
+  int err = map_bar0(dev, path, sizeof path, &step);
+  if (err) return result(0, step, "%s: %s", path, strerror(-err)), 1;
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-  int err = pagemap_fd < 0 ? -errno : 0;
+  err = pagemap_fd < 0 ? -errno : 0;
   if (!err) err = get_page(&sq_pg);
   if (!err) err = get_page(&cq_pg);
   if (!err) err = get_page(&list_pg);
@@ -291,7 +287,6 @@ int main(int argc, char** argv) {
          "QUEUE_STATUS 0x%" PRIx32 ", PING -> 0x%016" PRIx64, st, again.result);
   /* Left enabled with no device memory: Dom0 samples the daemon's RSS in
    * exactly that state (bus mastering stays on, or the queue goes FATAL). */
-  munmap(p, BAR_SIZE);
-  close(fd);
+  munmap((void*)bar, E2E_BAR0_SIZE);
   return failures ? 1 : 0;
 }

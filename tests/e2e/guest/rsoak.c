@@ -52,7 +52,6 @@ enum {
   Q_CQ_ENTRIES = 0x424,
   Q_SQ_TAIL = 0x428,
   Q_CQ_HEAD = 0x42c,
-  BAR_SIZE = 0x1000,
 };
 enum { CMD_PING = 1, ST_DONE = 2, Q_READY = 1 };
 enum { OP_PING = 0x01, OP_ALLOC = 0x10, OP_FILL = 0x20, OP_CRC32C = 0x23 };
@@ -163,16 +162,13 @@ int main(int argc, char** argv) {
   char path[512];
   setvbuf(stdout, NULL, _IOLBF, 0);
 
-  snprintf(path, sizeof path, "%s/resource0", dev);
-  int fd = open(path, O_RDWR | O_SYNC);
-  if (fd < 0) return result(0, "setup", "%s: %s", path, strerror(errno)), 1;
-  void* p = mmap(NULL, BAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return result(0, "setup", "mmap %s: %s", path, strerror(errno)), 1;
-  bar = p;
+  const char* step;
+  int err = map_bar0(dev, path, sizeof path, &step);
+  if (err) return result(0, "setup", "%s %s: %s", step, path, strerror(-err)), 1;
   int pm = open("/proc/self/pagemap", O_RDONLY);
   void *sq_va = NULL, *cq_va = NULL;
   uint64_t sq_gpa = 0, cq_gpa = 0;
-  int err = pm < 0 ? -errno : pci_command_set(dev, 0x4 | 0x2); /* bus master, memory space */
+  err = pm < 0 ? -errno : pci_command_set(dev, 0x4 | 0x2); /* bus master, memory space */
   if (!err) err = locked_page(pm, &sq_va, &sq_gpa);
   if (!err) err = locked_page(pm, &cq_va, &cq_gpa);
   if (err) return result(0, "setup", "bus master and locked pages: %s", strerror(-err)), 1;
