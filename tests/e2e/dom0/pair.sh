@@ -213,6 +213,18 @@ pair_destroy_b() {
 	fi
 }
 
+# pair_crashed G WHEN: whether guest G is gone or was crashed by the
+# emulator (docs/e2e.md). If so, it says so plainly (with the registers)
+# rather than as a failed restart, and a crash prints the boot retry's
+# marker: the pair has no attempts of its own, so run.sh boots again.
+pair_crashed() {
+	domain_crashed "e2e-p$1" || domain_gone "e2e-p$1" || return 1
+	crash_report "$(pair_get "$1" domid)"
+	result FAIL "pair.$1.guest" "guest $1 crashed $2 (xenctx frame above)"
+	if domain_crashed "e2e-p$1"; then echo "E2E-GUEST-GAVE-UP run=p$1 attempts=1"; fi
+	return 0
+}
+
 pair_phase() {
 	if [ "$E2E_MODE" != launcher ] || [ "$E2E_PAIR_SOAK" = 0 ]; then
 		echo "E2E-INFO pair phase skipped (mode $E2E_MODE, E2E_PAIR_SOAK=$E2E_PAIR_SOAK)"
@@ -238,21 +250,14 @@ pair_phase() {
 			result PASS pair.looping "both guests run their soak"
 		else
 			result FAIL pair.looping "the guests did not both reach their soak loop"
+			for _p_g in A B; do pair_crashed "$_p_g" "before reaching its soak loop"; done
 		fi
 	fi
 	if [ "$_p_ok" = 1 ]; then
 		perf_rss pA "$(pair_get A domid)" "$(pair_get A daemon)"
 		perf_rss pB "$(pair_get B domid)" "$(pair_get B daemon)"
-		# A guest the emulator crashed (docs/e2e.md) has nothing to show:
-		# say so plainly rather than as a failed restart.
 		for _p_g in A B; do
-			if domain_crashed "e2e-p$_p_g" || domain_gone "e2e-p$_p_g"; then
-				crash_report "$(pair_get "$_p_g" domid)"
-				result FAIL "pair.$_p_g.guest" "guest $_p_g crashed during its soak, before the kill (xenctx frame above)"
-				# The pair has no attempts to retry: run.sh boots again.
-				domain_crashed "e2e-p$_p_g" && echo "E2E-GUEST-GAVE-UP run=p$_p_g attempts=1"
-				_p_ok=0
-			fi
+			pair_crashed "$_p_g" "during its soak, before the kill" && _p_ok=0
 		done
 	fi
 	if [ "$_p_ok" = 1 ]; then
